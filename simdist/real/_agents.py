@@ -1,0 +1,206 @@
+"""Start torchrun agents, bound every wait, and leave no process behind.
+
+torchrun starts each worker in a session of its own (``start_new_session=True``), so
+killing torchrun's process group does not reach the workers. We therefore record
+the whole process tree while it runs and, on timeout or interrupt, ask torchrun to
+stop (SIGTERM, which it forwards), then SIGKILL every process group we saw.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+__all__ = ["AgentResult", "descendants", "run_agents"]
+
+POLL_SECONDS = 0.05
+GRACE_SECONDS = 3.0
+
+
+@dataclass
+class AgentResult:
+    """What one torchrun agent did."""
+
+    argv: list[str]
+    returncode: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+    pids: list[int] = field(default_factory=list)  # the agent and every worker seen
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    return children
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc), depth first."""
+    if not os.path.isdir("/proc"):
+        return []
+    tree = _children_map()
+    found, stack = [], list(tree.get(pid, ()))
+    while stack:
+        child = stack.pop()
+        found.append(child)
+        stack.extend(tree.get(child, ()))
+    return found
+
+
+def _start_time(pid: int) -> int | None:
+    """The process' start time in clock ticks (with the pid, a unique identity); None if gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == b"Z" else int(fields[19])
+
+
+def alive(pid: int, started: int | None = None) -> bool:
+    """Is ``pid`` running (and, given ``started``, still the same process, not a reused pid)?"""
+    now = _start_time(pid)
+    return now is not None and (started is None or now == started)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    for target in (lambda: os.killpg(pid, sig), lambda: os.kill(pid, sig)):
+        try:
+            target()
+            return
+        except (ProcessLookupError, PermissionError):
+            continue
+
+
+def run_agents(
+    commands: Sequence[Sequence[str]],
+    *,
+    env: Mapping[str, str],
+    timeout: float,
+    cwd: str | None = None,
+    stagger: float = 0.0,
+) -> list[AgentResult]:
+    """Run one torchrun agent per command concurrently; return when all have ended.
+
+    Each agent is killed (with its workers) if the whole run exceeds ``timeout``
+    seconds, or if the caller is interrupted; nothing outlives this call.
+    """
+    procs: list[subprocess.Popen] = []
+    logs = []
+    seen: list[dict[int, int | None]] = []  # pid -> start time, per agent
+    timed_out = False
+    deadline = time.monotonic() + timeout
+    try:
+        for command in commands:
+            out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+            logs.append((out, err))
+            procs.append(
+                subprocess.Popen(
+                    list(command), env=dict(env), cwd=cwd, stdout=out, stderr=err, start_new_session=True
+                )
+            )
+            seen.append({procs[-1].pid: _start_time(procs[-1].pid)})
+            if stagger:
+                time.sleep(stagger)
+        while any(p.poll() is None for p in procs):
+            for proc, pids in zip(procs, seen, strict=True):
+                if proc.poll() is None:
+                    _remember(pids, descendants(proc.pid))
+            if time.monotonic() > deadline:
+                timed_out = True
+                break
+            time.sleep(POLL_SECONDS)
+    finally:
+        _stop_all(procs, seen)
+    results = []
+    for command, proc, (out, err), pids in zip(commands, procs, logs, seen, strict=True):
+        out.seek(0)
+        err.seek(0)
+        results.append(
+            AgentResult(
+                argv=list(command),
+                returncode=proc.returncode,
+                stdout=out.read(),
+                stderr=err.read(),
+                timed_out=timed_out and proc.returncode != 0,
+                pids=sorted(pids),
+            )
+        )
+        out.close()
+        err.close()
+    return results
+
+
+def _remember(pids: dict[int, int | None], found: list[int]) -> None:
+    for pid in found:
+        if pid not in pids:
+            pids[pid] = _start_time(pid)
+
+
+def _stop_all(procs: list[subprocess.Popen], seen: list[dict[int, int | None]]) -> None:
+    """SIGTERM the agents (torchrun forwards it), then SIGKILL whatever is left."""
+    running = [p for p in procs if p.poll() is None]
+    for proc, pids in zip(procs, seen, strict=False):
+        if proc.poll() is None:
+            _remember(pids, descendants(proc.pid))
+    for proc in running:
+        _signal_group(proc.pid, signal.SIGTERM)
+    end = time.monotonic() + GRACE_SECONDS
+    while time.monotonic() < end and any(p.poll() is None for p in running):
+        time.sleep(POLL_SECONDS)
+    for pids in seen:
+        for pid, started in sorted(pids.items()):
+            if alive(pid, started):
+                _signal_group(pid, signal.SIGKILL)
+    for proc in procs:
+        try:
+            proc.wait(timeout=GRACE_SECONDS)
+        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
+            pass
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago (the store binds it soon after)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def clean_launcher_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process' environment minus what would change torchrun's behaviour.
+
+    Drops ``PET_*`` defaults, torchrun's own worker variables (in case we run inside
+    a torchrun job) and the launcher variables a LaunchSpec states explicitly.
+    """
+    from .._spec import LAUNCHER_ENV_KEYS
+
+    worker_keys = {
+        "RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "GROUP_WORLD_SIZE", "ROLE_RANK",
+        "ROLE_WORLD_SIZE", "ROLE_NAME", "MASTER_ADDR", "MASTER_PORT", "CUDA_VISIBLE_DEVICES",
+    }  # fmt: skip
+    env = dict(os.environ if base is None else base)
+    return {
+        k: v
+        for k, v in env.items()
+        if not k.startswith(("PET_", "TORCHELASTIC_")) and k not in worker_keys and k not in LAUNCHER_ENV_KEYS
+    }
