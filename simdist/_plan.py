@@ -152,7 +152,6 @@ class Plan:
         self.world_size = sum(n.nproc for n in nodes)
         self.workers: Sequence[WorkerPlan] = _Workers(self)
         self.warnings = warnings
-        self._common_env = self._build_common_env()
 
     # -- lookups ------------------------------------------------------------------
 
@@ -169,60 +168,25 @@ class Plan:
 
     # -- environment ----------------------------------------------------------------
 
-    def _build_common_env(self) -> dict[str, str | None]:
-        setup, spec = self.rendezvous, self.spec
-        env = spec.env
-        return {
-            "MASTER_ADDR": setup.master_addr,
-            "MASTER_PORT": None if setup.master_port is None else str(setup.master_port),
-            "TORCHELASTIC_RESTART_COUNT": str(self.restart_count),
-            "TORCHELASTIC_MAX_RESTARTS": str(spec.max_restarts),
-            "TORCHELASTIC_RUN_ID": setup.run_id,
-            "TORCHELASTIC_USE_AGENT_STORE": str(setup.use_agent_store),
-            "TORCH_NCCL_ASYNC_ERROR_HANDLING": env.get("TORCH_NCCL_ASYNC_ERROR_HANDLING", "1"),
-        }
-
     def _worker(self, node: NodePlan, local_rank: int) -> WorkerPlan:
-        spec, common = self.spec, self._common_env
-        rank = node.base_rank + local_rank
-        role_rank = node.base_role_rank + local_rank
-        env: dict[str, str | None] = {
-            "RANK": str(rank),
-            "GROUP_RANK": str(node.group_rank),
-            "ROLE_RANK": str(role_rank),
-            "ROLE_NAME": node.role,
-            "LOCAL_WORLD_SIZE": str(node.nproc),
-            "WORLD_SIZE": str(node.world_size),
-            "GROUP_WORLD_SIZE": str(len(self.nodes)),
-            "ROLE_WORLD_SIZE": str(node.role_world_size),
-            **common,
-        }
-        launcher = spec.env
-        if spec.virtual_local_rank:
-            env["LOCAL_RANK"] = "0"
-            gpu = node.gpus[local_rank]
-            env["CUDA_VISIBLE_DEVICES"] = None if gpu is None else str(gpu)
-        else:
-            env["LOCAL_RANK"] = str(local_rank)
-            if node.visible_devices is not None:
-                env["CUDA_VISIBLE_DEVICES"] = node.visible_devices
-        if "OMP_NUM_THREADS" in launcher:
-            env["OMP_NUM_THREADS"] = launcher["OMP_NUM_THREADS"]
-        elif node.nproc > 1:
-            env["OMP_NUM_THREADS"] = "1"  # run.py sets it (with a warning) when nproc > 1
-        if "TORCHELASTIC_TIMER_FILE" in launcher:
-            env["TORCHELASTIC_TIMER_FILE"] = launcher["TORCHELASTIC_TIMER_FILE"]
-        elif launcher.get("TORCHELASTIC_ENABLE_FILE_TIMER") == "1":
-            env["TORCHELASTIC_TIMER_FILE"] = None  # a temp path with a uuid
-        # <log_dir>/<run_id>_<random>/attempt_<n>/<local_rank>/error.json; "" for os.devnull
-        env["TORCHELASTIC_ERROR_FILE"] = "" if spec.log_dir == "/dev/null" else None
-        env["TORCHELASTIC_SIGNALS_TO_HANDLE"] = spec.signals_to_handle
+        setup = self.rendezvous
+        env = worker_env(
+            self.spec,
+            node=node,
+            local_rank=local_rank,
+            group_world_size=len(self.nodes),
+            master_addr=setup.master_addr,
+            master_port=setup.master_port,
+            run_id=setup.run_id,
+            use_agent_store=setup.use_agent_store,
+            restart_count=self.restart_count,
+        )
         return WorkerPlan(
-            rank=rank,
+            rank=node.base_rank + local_rank,
             local_rank=local_rank,
             group_rank=node.group_rank,
             node_rank=node.node_rank,
-            role_rank=role_rank,
+            role_rank=node.base_role_rank + local_rank,
             gpu=node.gpus[local_rank],
             env=env,
         )
@@ -303,6 +267,63 @@ class Plan:
             ],
             "warnings": [w.to_dict() for w in self.warnings],
         }
+
+
+def worker_env(
+    spec: LaunchSpec,
+    *,
+    node: NodePlan,
+    local_rank: int,
+    group_world_size: int,
+    master_addr: str | None,
+    master_port: int | None,
+    run_id: str | None,
+    use_agent_store: bool,
+    restart_count: int,
+) -> dict[str, str | None]:
+    """The environment torchrun gives one worker (``LocalElasticAgent._start_workers``).
+
+    The one rule book for worker environments: plans and simulations both use it.
+    ``None`` marks a value only known at run time.
+    """
+    launcher = spec.env
+    env: dict[str, str | None] = {
+        "RANK": str(node.base_rank + local_rank),
+        "GROUP_RANK": str(node.group_rank),
+        "ROLE_RANK": str(node.base_role_rank + local_rank),
+        "ROLE_NAME": node.role,
+        "LOCAL_WORLD_SIZE": str(node.nproc),
+        "WORLD_SIZE": str(node.world_size),
+        "GROUP_WORLD_SIZE": str(group_world_size),
+        "ROLE_WORLD_SIZE": str(node.role_world_size),
+        "MASTER_ADDR": master_addr,
+        "MASTER_PORT": None if master_port is None else str(master_port),
+        "TORCHELASTIC_RESTART_COUNT": str(restart_count),
+        "TORCHELASTIC_MAX_RESTARTS": str(spec.max_restarts),
+        "TORCHELASTIC_RUN_ID": run_id,
+        "TORCHELASTIC_USE_AGENT_STORE": str(use_agent_store),
+        "TORCH_NCCL_ASYNC_ERROR_HANDLING": launcher.get("TORCH_NCCL_ASYNC_ERROR_HANDLING", "1"),
+    }
+    if spec.virtual_local_rank:
+        env["LOCAL_RANK"] = "0"
+        gpu = node.gpus[local_rank]
+        env["CUDA_VISIBLE_DEVICES"] = None if gpu is None else str(gpu)
+    else:
+        env["LOCAL_RANK"] = str(local_rank)
+        if node.visible_devices is not None:
+            env["CUDA_VISIBLE_DEVICES"] = node.visible_devices
+    if "OMP_NUM_THREADS" in launcher:
+        env["OMP_NUM_THREADS"] = launcher["OMP_NUM_THREADS"]
+    elif node.nproc > 1:
+        env["OMP_NUM_THREADS"] = "1"  # run.py sets it (with a warning) when nproc > 1
+    if "TORCHELASTIC_TIMER_FILE" in launcher:
+        env["TORCHELASTIC_TIMER_FILE"] = launcher["TORCHELASTIC_TIMER_FILE"]
+    elif launcher.get("TORCHELASTIC_ENABLE_FILE_TIMER") == "1":
+        env["TORCHELASTIC_TIMER_FILE"] = None  # a temp path with a uuid
+    # <log_dir>/<run_id>_<random>/attempt_<n>/<local_rank>/error.json; "" for os.devnull
+    env["TORCHELASTIC_ERROR_FILE"] = "" if spec.log_dir == "/dev/null" else None
+    env["TORCHELASTIC_SIGNALS_TO_HANDLE"] = spec.signals_to_handle
+    return env
 
 
 def spec_to_dict(spec: LaunchSpec) -> dict:

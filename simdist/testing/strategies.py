@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from simdist._spec import LaunchSpec
 
-__all__ = ["host_addresses", "launch_specs", "nproc_lists"]
+__all__ = ["arrival_schedules", "failure_plans", "host_addresses", "launch_specs", "nproc_lists"]
 
 
 @st.composite
@@ -105,3 +105,35 @@ def launch_specs(
         virtual_local_rank=draw(st.booleans()) if gpus else False,
         **options,
     )
+
+
+def arrival_schedules(
+    machines: int, *, max_delay: float = 60.0, resolution: float = 0.5
+) -> st.SearchStrategy[tuple[float, ...]]:
+    """When each machine's torchrun starts, in seconds from the first one.
+
+    Times are multiples of ``resolution`` so that ties (simultaneous starts) are
+    common. Shrinks towards everyone starting at 0.
+    """
+    steps = int(max_delay / resolution)
+    return st.lists(st.integers(0, steps), min_size=machines, max_size=machines).map(
+        lambda ticks: tuple(t * resolution for t in ticks)
+    )
+
+
+@st.composite
+def failure_plans(draw, spec: LaunchSpec, *, horizon: float = 30.0, max_failures: int = 2) -> tuple:
+    """Machines or single workers that die at some time: ``Failure`` values for ``simulate``.
+
+    Shrinks towards no failure at all.
+    """
+    from simdist._simulate import Failure
+
+    count = draw(st.integers(0, max_failures))
+    failures = []
+    for _ in range(count):
+        node = draw(st.integers(0, spec.max_nodes - 1))
+        local = draw(st.none() | st.integers(0, spec.nprocs[node] - 1))
+        at = draw(st.integers(0, int(horizon * 10))) / 10
+        failures.append(Failure(node=node, at=at, local_rank=local))
+    return tuple(failures)

@@ -1,0 +1,164 @@
+"""From a finished simulation to a Trace: the outcome, the plan that was decided, and why.
+
+The diagnosis names the root cause the way an operator would want to read it —
+which node, what torch printed, and what that means — not just the last error.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._plan import make_plan, spec_to_dict
+from ._trace import Trace
+
+if TYPE_CHECKING:
+    from ._simulate import Simulation
+
+__all__ = ["finish"]
+
+
+def _final_plan(sim: Simulation) -> dict | None:
+    """The plan as the last completed rendezvous decided it (None if none completed)."""
+    rounds = [(a, a.round) for a in sim.agents if a.round is not None and a.workers]
+    if not rounds:
+        return None
+    latest = max(r.round for _, r in rounds)
+    if sim.setup.backend == "c10d":
+        rounds = [(a, r) for a, r in rounds if r.round == latest]
+    by_rank = sorted(rounds, key=lambda ar: ar[1].group_rank)
+    group_ranks = [r.group_rank for _, r in by_rank]
+    if len(set(group_ranks)) != len(group_ranks) or group_ranks != list(range(len(group_ranks))):
+        return None  # duplicate or missing group ranks: no consistent plan exists
+    if any(a.machine.node_rank >= sim.spec.max_nodes for a, _ in by_rank):
+        return None
+    order = [a.machine.node_rank for a, _ in by_rank]
+    if len(set(order)) != len(order):
+        return None
+    restart = max(a.restart_count for a, _ in by_rank)
+    rank0 = by_rank[0][1]
+    spec = sim.spec
+    if spec.hosts is None:
+        import dataclasses
+
+        hosts = [m.host for m in sorted(sim.machines, key=lambda m: m.node_rank)]
+        if len(hosts) == spec.max_nodes:
+            spec = dataclasses.replace(spec, hosts=tuple(hosts))
+    plan = make_plan(spec, order=order, restart_count=restart, master_port=rank0.master_port)
+    data = plan.to_dict()
+    if sim.setup.backend == "c10d":
+        for worker in data["workers"]:
+            worker["env"]["MASTER_ADDR"] = rank0.master_addr
+    return data
+
+
+def _results(sim: Simulation) -> list[dict]:
+    """The last attempt of every rank."""
+    latest: dict[int, object] = {}
+    for worker in sim.all_workers:
+        latest[worker.rank] = worker  # workers are appended in start order
+    return [
+        {
+            "rank": w.rank,
+            "node": w.node,
+            "local_rank": w.local_rank,
+            "attempt": w.attempt,
+            "exit_code": w.exit_code,
+            "error": w.error,
+            "result": w.result,
+        }
+        for w in (latest[r] for r in sorted(latest))
+    ]
+
+
+def _never_arrived(sim: Simulation, horizon: float) -> list[int]:
+    return [m.index for m in sim.machines if m.start > horizon]
+
+
+def _diagnose(sim: Simulation) -> tuple[str, str]:
+    agents = sim.agents
+    errors = [a for a in agents if a.error is not None]
+    failed = [a for a in agents if a.exit_code == 1 and a.error is None]
+    killed = [a for a in agents if a.exit_code is None]
+    if errors:
+        first = min(errors, key=lambda a: (_error_time(sim, a.machine.index), a.machine.index))
+        t = _error_time(sim, first.machine.index)
+        late = [m for m in sim.machines if m.start > t]
+        cause = ""
+        if late:
+            cause = " Root cause: " + ", ".join(f"node {m.index} started at t={m.start:g}s" for m in late) + (
+                f", after node {first.machine.index} gave up at t={t:g}s."
+            )
+        elif killed:
+            cause = " Root cause: " + ", ".join(f"node {a.machine.index} died" for a in killed) + "."
+        message = f"node {first.machine.index}: torch.distributed.{_qualify(first.error.kind)}"
+        if first.error.message:
+            message += f": {first.error.message}"
+        others = [a.machine.index for a in errors if a is not first]
+        if not message.endswith("."):
+            message += "."
+        if others:
+            message += f" Node{'s' * (len(others) > 1)} {', '.join(map(str, others))} failed too."
+        return "rendezvous_timeout", message + cause
+    if failed or killed:
+        culprit = _first_failed_worker(sim)
+        if culprit is not None:
+            worker, t = culprit
+            how = f"exited with {worker.exit_code}" + {-9: " (SIGKILL)", -15: " (SIGTERM)"}.get(worker.exit_code, "")
+            text = f"rank {worker.rank} (node {worker.node}, local_rank {worker.local_rank}) {how} at t={t:g}s"
+            if worker.error:
+                text += f": {worker.error}"
+            if failed:
+                k = sim.spec.max_restarts
+                text += f"; ChildFailedError on node {failed[0].machine.index} after {k} restart{'s' * (k != 1)}"
+            if killed:
+                text += "; " + ", ".join(f"node {a.machine.index} was killed" for a in killed)
+            return "worker_failed", text + "."
+        return "worker_failed", ", ".join(f"node {a.machine.index} was killed" for a in killed) + "."
+    restarts = max((a.restart_count for a in agents), default=0)
+    world = sum(len(a.workers) for a in agents)
+    text = f"all {len(agents)} agents finished; WORLD_SIZE={world}"
+    if restarts:
+        text += f" after {restarts} restart{'s' * (restarts != 1)}"
+    return "ok", text + "."
+
+
+def _qualify(kind: str) -> str:
+    if kind.startswith("Rendezvous"):
+        return f"elastic.rendezvous.api.{kind}"
+    return kind
+
+
+def _error_time(sim: Simulation, node: int) -> float:
+    for event in sim.recorder.events:
+        if event.kind == "agent_error" and event.node == node:
+            return event.t
+    return float("inf")
+
+
+def _first_failed_worker(sim: Simulation):
+    for event in sim.recorder.events:
+        if event.kind == "worker_exit" and event.detail.get("code") not in (0, -15):
+            for worker in sim.all_workers:
+                if worker.rank == event.rank and worker.node == event.node and worker.exit_code == event.detail["code"]:
+                    return worker, event.t
+    return None
+
+
+def finish(sim: Simulation) -> Trace:
+    outcome, diagnosis = _diagnose(sim)
+    sim.record("outcome", None, outcome=outcome)
+    return Trace(
+        seed=sim.options.seed,
+        launch=spec_to_dict(sim.spec),
+        events=sim.recorder.events,
+        plan=_final_plan(sim),
+        results=_results(sim),
+        outcome=outcome,  # type: ignore[arg-type]
+        diagnosis=diagnosis,
+        extra={
+            "machines": [
+                {"node": m.index, "node_rank": m.node_rank, "host": m.host, "pid": m.pid, "start": m.start}
+                for m in sim.machines
+            ]
+        },
+    )

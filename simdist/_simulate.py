@@ -1,0 +1,297 @@
+"""simulate(): a whole torchrun launch on the virtual clock, from agents starting to exit.
+
+Inputs are a LaunchSpec plus what the command line cannot say: when each machine
+starts (given, or drawn from the seed), which machines fail and when, and (to
+reproduce real mistakes) the ``--node-rank`` each machine actually passes. The
+output is a :class:`Trace`. Nothing here reads the wall clock; every wait has a
+timeout, so every simulation ends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ._agent import SIGKILL, Agent, Machine, WorkerRun
+from ._checks import is_loopback
+from ._errors import ConfigError, SimulationError
+from ._kernel import Interrupt, Kernel
+from ._plan import NodePlan, _physical_gpus, make_plan, spec_to_dict, worker_env
+from ._rendezvous import C10dRendezvous, RoundResult, StaticRendezvous
+from ._spec import LaunchSpec, resolve_rendezvous
+from ._trace import Trace, TraceRecorder
+from ._world import WorkerError, World
+
+__all__ = ["Failure", "SimOptions", "Simulation", "parse_failure", "simulate"]
+
+MAX_EVENTS = 20_000_000  # a guard against a modelling bug, never reached by a sane launch
+_FAILURE = re.compile(r"^\s*(\d+)(?::(\d+))?\s*@\s*([0-9]*\.?[0-9]+)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Machine ``node`` (or only its worker ``local_rank``) dies at virtual time ``at``."""
+
+    node: int
+    at: float
+    local_rank: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.node}" if self.local_rank is None else f"{self.node}:{self.local_rank}"
+        return f"{where}@{self.at:g}"
+
+
+def parse_failure(text: str) -> Failure:
+    """``NODE@T`` (a machine dies) or ``NODE:LOCAL_RANK@T`` (one worker dies)."""
+    match = _FAILURE.match(text)
+    if not match:
+        raise ConfigError(f"--fail {text!r}: expected NODE@SECONDS or NODE:LOCAL_RANK@SECONDS, e.g. 1@30")
+    node, local, at = match.groups()
+    return Failure(node=int(node), at=float(at), local_rank=None if local is None else int(local))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimOptions:
+    """Timings and what happens to the machines. Defaults are torch's or typical.
+
+    Rendezvous timeouts come from the spec's ``--rdzv-conf`` (torch's defaults
+    otherwise): static ``timeout`` 900 s; c10d ``join_timeout`` 600 s,
+    ``last_call_timeout`` 30 s, ``read_timeout`` 60 s, keep-alive 5 s × 3.
+    """
+
+    seed: int = 0
+    start_times: tuple[float, ...] | None = None  # one per machine; None: drawn from the seed
+    start_jitter: float = 1.0  # drawn start times fall in [0, start_jitter)
+    failures: tuple[Failure, ...] = ()
+    node_ranks: tuple[int, ...] | None = None  # the --node-rank each machine passes (static)
+    agent_startup: float = 1.0  # torchrun's own start-up before it rendezvouses
+    worker_startup: float = 1.0  # spawn + interpreter + imports, until init_process_group
+    work: float = 1.0  # how long the default workload runs after init_process_group
+    monitor_interval: float = 0.1
+    exit_barrier_timeout: float = 300.0
+    pg_timeout: float = 1800.0  # init_process_group's default for gloo (NCCL: 600)
+    c10d_read_timeout: float = 60.0
+    keep_alive_interval: float = 5.0
+    keep_alive_max_attempt: int = 3
+
+    def __post_init__(self) -> None:
+        if self.start_times is not None:
+            object.__setattr__(self, "start_times", tuple(float(t) for t in self.start_times))
+            if any(t < 0 for t in self.start_times):
+                raise ConfigError("--start-times must not be negative")
+        for name in ("start_jitter", "agent_startup", "worker_startup", "work", "monitor_interval"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must not be negative")
+        if self.monitor_interval == 0:
+            raise ConfigError("monitor_interval must be positive")
+
+
+class Simulation:
+    """One run: the kernel, the machines, their agents, and the recorded trace."""
+
+    def __init__(self, spec: LaunchSpec, options: SimOptions, program: Callable | None = None) -> None:
+        self.spec = spec
+        self.options = self._options_from_conf(spec, options)
+        self.kernel = Kernel(options.seed)
+        self.recorder = TraceRecorder(lambda: self.kernel.now)
+        self.program = program
+        self.machines = self._machines()
+        self.setup = resolve_rendezvous(spec, group_rank0_host=None)
+        self.env_run_id = self.setup.run_id  # None: torchrun draws a uuid4 (shown as a run-time value)
+        self.run_id = self.setup.run_id if self.setup.run_id is not None else "<uuid4>"
+        self.setup = dataclasses.replace(self.setup, run_id=self.run_id)
+        self.rendezvous = StaticRendezvous(self) if self.setup.backend == "static" else C10dRendezvous(self)
+        self.agents = [Agent(self, machine) for machine in self.machines]
+        self.agents_by_descriptor = {agent.descriptor: agent for agent in self.agents}
+        self.worlds: dict[tuple, World] = {}
+        self.all_workers: list[WorkerRun] = []
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _options_from_conf(spec: LaunchSpec, options: SimOptions) -> SimOptions:
+        conf = spec.rdzv_options
+        changes = {}
+        for key, field_name in (
+            ("read_timeout", "c10d_read_timeout"),
+            ("keep_alive_interval", "keep_alive_interval"),
+            ("keep_alive_max_attempt", "keep_alive_max_attempt"),
+        ):
+            if key in conf:
+                changes[field_name] = type(getattr(options, field_name))(conf[key])
+        return dataclasses.replace(options, **changes) if changes else options
+
+    def _machines(self) -> list[Machine]:
+        spec, options, rng = self.spec, self.options, self.kernel.rng
+        node_ranks = options.node_ranks if options.node_ranks is not None else tuple(range(spec.max_nodes))
+        count = len(node_ranks)
+        if options.start_times is not None and len(options.start_times) != count:
+            raise ConfigError(f"--start-times lists {len(options.start_times)} times but there are {count} machines")
+        starts = options.start_times or tuple(round(rng.uniform(0.0, options.start_jitter), 6) for _ in range(count))
+        hosts = self._hosts(count)
+        for failure in options.failures:
+            if not 0 <= failure.node < count:
+                raise ConfigError(f"--fail {failure}: there is no machine {failure.node} (machines are 0..{count - 1})")
+            nproc = spec.nprocs[min(node_ranks[failure.node], spec.max_nodes - 1)]
+            if failure.local_rank is not None and not 0 <= failure.local_rank < nproc:
+                raise ConfigError(f"--fail {failure}: machine {failure.node} runs local ranks 0..{nproc - 1}")
+        # pids grow in start order on each host: c10d breaks address ties by pid
+        pids: dict[int, int] = {}
+        next_pid: dict[str, int] = {}
+        for index in sorted(range(count), key=lambda i: (starts[i], i)):
+            host = hosts[index]
+            next_pid[host] = next_pid.get(host, rng.randint(1000, 30000)) + rng.randint(1, 64)
+            pids[index] = next_pid[host]
+        return [Machine(i, node_ranks[i], hosts[i], pids[i], starts[i]) for i in range(count)]
+
+    def _hosts(self, count: int) -> tuple[str, ...]:
+        """Each machine's address: --hosts, or what the command line implies."""
+        spec = self.spec
+        if spec.hosts is not None and len(spec.hosts) == count:
+            return spec.hosts
+        setup = resolve_rendezvous(spec)
+        anchor = setup.master_addr if setup.backend == "static" else setup.endpoint_host
+        if anchor is None or is_loopback(anchor) or setup.mode != "explicit":
+            return ("127.0.0.1",) * count  # a loopback address: every agent on one machine
+        return tuple(anchor if i == 0 else f"node{i}" for i in range(count))
+
+    # -- services for agents ------------------------------------------------------------------
+
+    def record(self, kind: str, node: int | None = None, rank: int | None = None, **detail: Any) -> None:
+        self.recorder.record(kind, node, rank, **detail)
+
+    def worker_env(self, agent: Agent, round_: RoundResult, local_rank: int, base: int, world: int,
+                   base_role: int, role_world: int) -> dict[str, str | None]:  # fmt: skip
+        """The env torchrun gives this worker, from the plan's one rule book."""
+        spec = self.spec
+        node_index = min(agent.machine.node_rank, spec.max_nodes - 1)
+        gpus, count, visible = _physical_gpus(spec, node_index, agent.nproc)
+        node = NodePlan(
+            node_rank=agent.machine.index, group_rank=round_.group_rank, host=agent.machine.host,
+            nproc=agent.nproc, role=spec.role[node_index], base_rank=base, base_role_rank=base_role,
+            role_world_size=role_world, world_size=world, gpus=gpus, gpu_count=count,
+            visible_devices=visible, hosts_store=False,
+        )  # fmt: skip
+        return worker_env(
+            spec,
+            node=node,
+            local_rank=local_rank,
+            group_world_size=round_.group_world_size,
+            master_addr=round_.master_addr,
+            master_port=round_.master_port,
+            run_id=self.env_run_id,
+            use_agent_store=self.setup.use_agent_store,
+            restart_count=agent.restart_count,
+        )
+
+    def world_for(self, round_: RoundResult, agent: Agent, size: int) -> World:
+        # c10d: every agent re-rendezvouses into a new round, so a round is a generation.
+        # static: a restart is local and the new workers join their peers' process group.
+        key = ("c10d", round_.round) if self.setup.backend == "c10d" else ("static",)
+        if key not in self.worlds:
+            self.worlds[key] = World(self.kernel, key, size, self.options.pg_timeout)
+        return self.worlds[key]
+
+    def worker_life(self, agent: Agent, worker: WorkerRun, round_: RoundResult):
+        kernel, options = self.kernel, self.options
+        self.all_workers.append(worker)
+        world: World | None = None
+        try:
+            yield kernel.timeout(options.worker_startup)
+            self.record("worker_start", agent.machine.index, worker.rank, local_rank=worker.local_rank)
+            world = self.world_for(round_, agent, int(worker.env["WORLD_SIZE"] or 0))
+            yield from world.init(worker.rank, worker)
+            self.record("process_group_ready", agent.machine.index, worker.rank, world_size=world.size)
+            if self.program is None:
+                yield kernel.timeout(options.work)
+                worker.result = None
+            else:
+                worker.result = yield from self.program(self, agent, worker, world)
+            worker.exit_code, worker.ended_at = 0, kernel.now
+            self.record("worker_exit", agent.machine.index, worker.rank, code=0)
+            world.leave(worker.rank, worker)
+        except Interrupt as interrupt:
+            worker.exit_code, worker.ended_at = int(interrupt.cause), kernel.now
+            signal_name = "SIGKILL" if worker.exit_code == SIGKILL else "SIGTERM"
+            self.record("worker_exit", agent.machine.index, worker.rank, code=worker.exit_code, signal=signal_name)
+            if world is not None:
+                world.leave(worker.rank, worker)
+        except WorkerError as error:
+            worker.exit_code, worker.ended_at = 1, kernel.now
+            worker.error = f"{error.kind}: {error.message}"
+            self.record("worker_exit", agent.machine.index, worker.rank, code=1, error=error.kind,
+                        message=error.message)  # fmt: skip
+            if world is not None:
+                world.leave(worker.rank, worker)
+
+    def kill_worker(self, worker: WorkerRun, signal_code: int) -> None:
+        if worker.exit_code is None and worker.process is not None and worker.process.is_alive:
+            worker.process.interrupt(signal_code)
+
+    # -- running ------------------------------------------------------------------------------
+
+    def _inject(self, failure: Failure):
+        yield self.kernel.timeout(failure.at)
+        agent = self.agents[failure.node]
+        if failure.local_rank is None:
+            if agent.alive:
+                self.record("node_failure", failure.node, at=failure.at)
+                agent.kill()
+            return
+        for worker in agent.workers:
+            if worker.local_rank == failure.local_rank and worker.exit_code is None:
+                self.record("worker_failure", failure.node, worker.rank, at=failure.at)
+                self.kill_worker(worker, SIGKILL)
+
+    def run(self) -> Trace:
+        kernel = self.kernel
+        for machine in self.machines:
+            self.record("machine", machine.index, host=machine.host, pid=machine.pid, node_rank=machine.node_rank,
+                        start=machine.start)  # fmt: skip
+        for agent in self.agents:
+            agent.process = kernel.process(agent.run(), name=f"agent{agent.machine.index}")
+        for failure in self.options.failures:
+            kernel.process(self._inject(failure), name=f"fail {failure}")
+        steps = 0
+        while kernel.peek() < float("inf"):
+            kernel.step()
+            steps += 1
+            if steps > MAX_EVENTS:
+                raise SimulationError("the simulation did not settle (a modelling bug); please report it")
+            if all(not a.alive for a in self.agents) and not self._workers_running():
+                break
+        from ._diagnose import finish
+
+        return finish(self)
+
+    def _workers_running(self) -> bool:
+        return any(w.exit_code is None and w.process is not None and w.process.is_alive for w in self.all_workers)
+
+
+def simulate(
+    spec: LaunchSpec,
+    *,
+    seed: int = 0,
+    start_times: Sequence[float] | None = None,
+    failures: Sequence[Failure | str] = (),
+    node_ranks: Sequence[int] | None = None,
+    options: SimOptions | None = None,
+    program: Callable | None = None,
+) -> Trace:
+    """Simulate a launch; the same arguments always give the same :class:`Trace`."""
+    base = options or SimOptions()
+    options = dataclasses.replace(
+        base,
+        seed=seed,
+        start_times=tuple(start_times) if start_times is not None else base.start_times,
+        failures=tuple(parse_failure(f) if isinstance(f, str) else f for f in failures) or base.failures,
+        node_ranks=tuple(node_ranks) if node_ranks is not None else base.node_ranks,
+    )
+    return Simulation(spec, options, program).run()
+
+
+def launch_dict(spec: LaunchSpec) -> dict:
+    return spec_to_dict(spec)

@@ -1,0 +1,86 @@
+"""A simulated c10d TCPStore: keys, blocking waits with timeouts, and a host that can die.
+
+torchrun's agents do their rank bookkeeping through such a store (``role_info/<g>``,
+``assigned_ranks/<g>``), so the simulator does too, with the same keys. Errors carry
+torch's exception names and messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ._kernel import Event, Kernel
+
+__all__ = ["SimStore", "StoreError"]
+
+
+class StoreError(Exception):
+    """A store operation failed; ``kind`` is torch's exception type name."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+
+
+class SimStore:
+    """The store a node hosts at ``addr:port``; waiters fail if it goes away."""
+
+    def __init__(self, kernel: Kernel, host: int, addr: str, port: int | None) -> None:
+        self.kernel = kernel
+        self.host = host  # machine index of the node whose agent hosts it
+        self.addr = addr
+        self.port = port
+        self.alive = True
+        self.data: dict[str, object] = {}
+        self._waiters: list[tuple[tuple[str, ...], Event]] = []
+        self.up = kernel.event()  # fires when the server is listening
+
+    def start(self) -> None:
+        if not self.up.triggered:
+            self.up.succeed()
+
+    def set(self, key: str, value: object) -> None:
+        self.data[key] = value
+        still_waiting = []
+        for keys, event in self._waiters:
+            if event.triggered:
+                continue
+            if all(k in self.data for k in keys):
+                event.succeed([self.data[k] for k in keys])
+            else:
+                still_waiting.append((keys, event))
+        self._waiters = still_waiting
+
+    def add(self, key: str, amount: int) -> int:
+        value = int(self.data.get(key, 0)) + amount  # type: ignore[arg-type]
+        self.set(key, value)
+        return value
+
+    def wait(self, keys: Sequence[str], timeout: float) -> Event:
+        """An event with the keys' values once all are set; fails after ``timeout`` s."""
+        keys = tuple(keys)
+        event = self.kernel.event()
+        if not self.alive:
+            event.fail(StoreError("DistNetworkError", "Connection reset by peer"))
+            return event
+        if all(k in self.data for k in keys):
+            return event.succeed([self.data[k] for k in keys])
+        self._waiters.append((keys, event))
+        timer = self.kernel.timeout(timeout)
+        timer.callbacks.append(lambda _: self._expire(keys, event, timeout))
+        event.callbacks.append(lambda _: timer.cancel())
+        return event
+
+    def _expire(self, keys: tuple[str, ...], event: Event, timeout: float) -> None:
+        if not event.triggered:
+            shown = ", ".join(f"/{k}" for k in keys)  # torch lists every key it waited for
+            event.fail(StoreError("DistStoreError", f"wait timeout after {int(timeout * 1000)}ms, keys: {shown}"))
+
+    def shutdown(self) -> None:
+        """The host died: everyone blocked on the store sees the connection drop."""
+        self.alive = False
+        for _, event in self._waiters:
+            if not event.triggered:
+                event.fail(StoreError("DistNetworkError", "Connection reset by peer"))
+        self._waiters = []

@@ -1,0 +1,80 @@
+"""A trace as a story: one time-stamped line per event, then the verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ._trace import Trace, TraceEvent
+
+__all__ = ["render_timeline"]
+
+MAX_LINES = 400  # beyond this the middle is elided (the JSON trace keeps everything)
+
+
+def _ranks(detail: dict) -> str:
+    low, high = detail["ranks"]
+    return f"RANK {low}" if low == high else f"RANKs {low}–{high}"
+
+
+SENTENCES: dict[str, Callable[[TraceEvent], str]] = {
+    "machine": lambda e: f"machine {e.node} is {e.detail['host']} (pid {e.detail['pid']}, --node-rank "
+    f"{e.detail['node_rank']}), torchrun starts at t={e.detail['start']:g}s",
+    "agent_start": lambda e: "torchrun starts",
+    "rdzv_start": lambda e: f"{e.detail['backend']} rendezvous" + (f" (attempt {e.detail['attempt']})" if e.detail["attempt"] else ""),
+    "store_listen": lambda e: f"hosts the {'rendezvous ' if e.detail.get('purpose') else ''}TCPStore on "
+    f"{e.detail['addr']}:{e.detail['port']}",
+    "store_connect": lambda e: f"connected to the store on machine {e.detail['store_on']} "
+    f"({e.detail['clients']} client{'s' * (e.detail['clients'] != 1)} so far)",
+    "rdzv_join": lambda e: f"joins round {e.detail['round']} ({e.detail['participants']} participant"
+    f"{'s' * (e.detail['participants'] != 1)})",
+    "rdzv_wait_list": lambda e: f"round is full or complete: waits for round {e.detail['round']}",
+    "rdzv_complete": lambda e: f"round {e.detail['round']} complete; group ranks by sorted (addr, pid): machines "
+    + ", ".join(map(str, e.detail["order"])),
+    "rdzv_dead_node": lambda e: f"declared dead (no keep-alive for {e.detail.get('after', 15):g}s): removed",
+    "rdzv_closed": lambda e: "closes the rendezvous (torch shuts it down on exit)",
+    "ranks_assigned": lambda e: f"GROUP_RANK={e.detail['group_rank']}/{e.detail['group_world_size']} → "
+    f"{_ranks(e.detail)} of WORLD_SIZE={e.detail['world_size']}"
+    + (f", TORCHELASTIC_RESTART_COUNT={e.detail['restart_count']}" if e.detail["restart_count"] else ""),
+    "worker_spawn": lambda e: f"spawns worker LOCAL_RANK={e.detail['local_rank']}",
+    "worker_start": lambda e: "worker running, calls init_process_group",
+    "process_group_ready": lambda e: f"process group ready (WORLD_SIZE={e.detail['world_size']})",
+    "worker_exit": lambda e: "worker exits "
+    + (f"by {e.detail['signal']}" if "signal" in e.detail else f"with code {e.detail['code']}")
+    + (f": {e.detail['error']}: {e.detail['message']}" if "error" in e.detail else ""),
+    "worker_failure": lambda e: "✗ injected failure: worker killed (SIGKILL)",
+    "node_failure": lambda e: "✗ injected failure: machine dies (agent and workers)",
+    "group_succeeded": lambda e: "all local workers exited 0",
+    "group_restart": lambda e: (
+        f"worker group FAILED (ranks {e.detail.get('failed_ranks')}). {e.detail['attempts_left']}/"
+        f"{e.detail['max_restarts']} attempts left; will restart worker group"
+        if e.detail["reason"] == "failed"
+        else "new nodes are waiting: restarts workers (does not count as a restart)"
+    ),
+    "group_failed": lambda e: f"worker group FAILED, no restarts left (exit codes {e.detail['exit_codes']}):\n"
+    + "\n".join(" " * 32 + line for line in e.detail["summary"].splitlines()),
+    "exit_barrier": lambda e: f"waits at the exit barrier ({e.detail['arrived']}/{e.detail['of']} agents done)",
+    "exit_barrier_timeout": lambda e: f"exit barrier: {e.detail['error']}: {e.detail['message']} (ignored)",
+    "agent_error": lambda e: f"✗ torchrun fails: {e.detail['error']}" + (f": {e.detail['message']}" if e.detail["message"] else ""),
+    "agent_killed": lambda e: "agent gone",
+    "agent_exit": lambda e: f"torchrun exits with code {e.detail['code']}",
+    "outcome": lambda e: f"outcome: {e.detail['outcome']}",
+}
+
+
+def _line(event: TraceEvent) -> str:
+    where = f"node {event.node}" if event.node is not None else ""
+    who = f"rank {event.rank}" if event.rank is not None else ""
+    sentence = SENTENCES.get(event.kind, lambda e: f"{e.kind} {e.detail}")(event)
+    return f"{event.t:10.3f}s  {where:<8} {who:<9} {sentence}"
+
+
+def render_timeline(trace: Trace) -> str:
+    """The launch as text: events in order, elided in the middle when long, then the verdict."""
+    events = [e for e in trace.events if e.kind != "outcome"]
+    lines = [_line(e) for e in events]
+    if len(lines) > MAX_LINES:
+        hidden = len(lines) - MAX_LINES
+        lines = lines[: MAX_LINES // 2] + [f"{'':12}… {hidden} more events (see --format json) …"] + lines[-MAX_LINES // 2 :]
+    mark = "✓" if trace.ok else "✗"
+    lines += ["", f"{mark} {trace.outcome}: {trace.diagnosis}"]
+    return "\n".join(lines)
