@@ -53,10 +53,6 @@ class WorkerRun:
     ended_at: float = 0.0
 
 
-class AgentDied(Exception):
-    """The machine was killed: the agent stops without a word."""
-
-
 class Agent:
     """The torchrun agent (``LocalElasticAgent``) of one machine."""
 
@@ -71,7 +67,11 @@ class Agent:
         self.error: RendezvousFailure | None = None
         self.round: RoundResult | None = None
         self.process: Process | None = None
-        self._assigned: tuple[int, int, int, int] | None = None
+        self.phase = "idle"  # idle → starting → rendezvous → running → barrier → done
+        self.phase_since = 0.0
+
+    def _enter(self, phase: str) -> None:
+        self.phase, self.phase_since = phase, self.sim.kernel.now
 
     @property
     def restart_count(self) -> int:
@@ -88,7 +88,8 @@ class Agent:
     def run(self) -> Generator[Any, Any, int | None]:
         sim, kernel = self.sim, self.sim.kernel
         try:
-            yield kernel.timeout(self.machine.start)
+            yield kernel.timeout(max(0.0, self.machine.start - kernel.now))
+            self._enter("starting")
             sim.record("agent_start", self.machine.index, host=self.machine.host, pid=self.machine.pid,
                        node_rank=self.machine.node_rank)  # fmt: skip
             yield kernel.timeout(sim.options.agent_startup)
@@ -128,8 +129,9 @@ class Agent:
             self._stop_workers()
             sim.record("agent_error", self.machine.index, error=failure.kind, message=failure.message)
             return self._exit(1)
-        except (Interrupt, AgentDied):
+        except Interrupt:
             self.alive = False
+            self._enter("done")
             sim.record("agent_killed", self.machine.index)
             sim.rendezvous.agent_gone(self, killed=True)
             return None
@@ -137,6 +139,7 @@ class Agent:
     def _exit(self, code: int) -> int:
         self.exit_code = code
         self.alive = False
+        self._enter("done")
         self.sim.record("agent_exit", self.machine.index, code=code)
         self.sim.rendezvous.agent_gone(self)
         return code
@@ -155,11 +158,13 @@ class Agent:
 
     def _initialize_workers(self):
         sim = self.sim
+        self._enter("rendezvous")
         sim.record("rdzv_start", self.machine.index, backend=sim.setup.backend, attempt=self.restart_count)
         round_ = yield from sim.rendezvous.next_rendezvous(self)
         self.round = round_
         base, world, base_role, role_world = yield from self._assign_worker_ranks(round_)
-        sim.record("ranks_assigned", self.machine.index, group_rank=round_.group_rank,
+        sim.record("ranks_assigned", self.machine.index, round=round_.round, store=round_.store.incarnation,
+                   group_rank=round_.group_rank,
                    group_world_size=round_.group_world_size, ranks=[base, base + self.nproc - 1],
                    world_size=world, restart_count=self.restart_count)  # fmt: skip
         self.workers = []
@@ -171,6 +176,7 @@ class Agent:
             worker.process = sim.kernel.process(sim.worker_life(self, worker, round_), name=f"rank{worker.rank}")
             sim.record("worker_spawn", self.machine.index, worker.rank, local_rank=local_rank,
                        attempt=self.restart_count)  # fmt: skip
+        self._enter("running")
 
     def _assign_worker_ranks(self, round_: RoundResult):
         """torch's slow path, over the store: role_info/<g>, then assigned_ranks/<g>."""
@@ -243,6 +249,7 @@ class Agent:
         store = self.round.store if self.round else None
         if store is None or not store.alive:
             return
+        self._enter("barrier")
         key = f"{self.round.prefix}torchelastic/agent/terminal_state"
         count = store.add(f"{key}/num_members", 1)
         done = f"{key}/last_member"

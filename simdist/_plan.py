@@ -150,6 +150,7 @@ class Plan:
         self._bases = [n.base_rank for n in self.nodes_by_group_rank]
         self.restart_count = restart_count
         self.world_size = sum(n.nproc for n in nodes)
+        self.homogeneous = len({n.nproc for n in nodes}) <= 1
         self.workers: Sequence[WorkerPlan] = _Workers(self)
         self.warnings = warnings
 
@@ -198,7 +199,7 @@ class Plan:
         node = self.node_of_rank(worker.rank)
         if self.spec.env.get("TORCH_ELASTIC_WORKER_IDENTICAL") == "1":
             return f"{node.group_rank} × {node.nproc} + {worker.local_rank}"
-        if self.spec.homogeneous:
+        if self.homogeneous:
             return f"{node.group_rank} × {node.nproc} + {worker.local_rank}"
         lower = self.nodes_by_group_rank[: node.group_rank]
         if not lower:

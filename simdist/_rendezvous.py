@@ -205,6 +205,7 @@ class C10dRendezvous:
         self.shared_server: dict[int, bool] = {}  # agent -> hosts the shared TCPStore
         self.first_round_done: set[int] = set()
         self.dead: set[tuple] = set()  # descriptors of agents that died (they stop heart-beating)
+        self.states_seen: list[SimStore] = []
         self._waiting_cache: dict[int, tuple[float, int]] = {}  # agent -> (synced at, wait-list size)
 
     # store placement ---------------------------------------------------------------
@@ -222,6 +223,8 @@ class C10dRendezvous:
         target = _owner(sim, host, machine.index)
         if target == machine.host and machine.host not in self.stores:
             store = SimStore(sim.kernel, machine.index, host, setup.endpoint_port)
+            store.incarnation = len(self.states_seen)  # a store that restarts starts from round 0 again
+            self.states_seen.append(store)
             self.stores[machine.host] = store
             self.states[machine.host] = _State()
             store.start()
@@ -290,11 +293,14 @@ class C10dRendezvous:
         state.deadline = None
         for rank, node in enumerate(sorted(state.participants)):
             state.participants[node] = rank
+        by_rank = sorted(state.participants, key=state.participants.__getitem__)
         self.sim.record(
             "rdzv_complete",
-            self._machine_of(min(state.participants)),
+            self._machine_of(by_rank[0]),
             round=state.round,
-            order=[self._machine_of(n) for n in sorted(state.participants)],
+            store=self.stores[where].incarnation,
+            order=[self._machine_of(n) for n in by_rank],
+            members=sorted(self._machine_of(n) for n in state.participants),
         )
 
     def next_rendezvous(self, agent: Agent) -> Generator[Any, Any, RoundResult]:

@@ -33,8 +33,9 @@ class SimStore:
         self.port = port
         self.alive = True
         self.data: dict[str, object] = {}
-        self._waiters: list[tuple[tuple[str, ...], Event]] = []
+        self._waiters: dict[str, list[tuple[tuple[str, ...], Event]]] = {}  # by the first missing key
         self.up = kernel.event()  # fires when the server is listening
+        self.incarnation = 0  # which store this is, when one host starts several over time
 
     def start(self) -> None:
         if not self.up.triggered:
@@ -42,15 +43,17 @@ class SimStore:
 
     def set(self, key: str, value: object) -> None:
         self.data[key] = value
-        still_waiting = []
-        for keys, event in self._waiters:
-            if event.triggered:
-                continue
-            if all(k in self.data for k in keys):
-                event.succeed([self.data[k] for k in keys])
-            else:
-                still_waiting.append((keys, event))
-        self._waiters = still_waiting
+        for keys, event in self._waiters.pop(key, ()):
+            if not event.triggered:
+                self._park(keys, event)
+
+    def _park(self, keys: tuple[str, ...], event: Event) -> None:
+        """Fire the waiter if all its keys exist, else file it under the first missing key."""
+        missing = next((k for k in keys if k not in self.data), None)
+        if missing is None:
+            event.succeed([self.data[k] for k in keys])
+        else:
+            self._waiters.setdefault(missing, []).append((keys, event))
 
     def add(self, key: str, amount: int) -> int:
         value = int(self.data.get(key, 0)) + amount  # type: ignore[arg-type]
@@ -66,7 +69,7 @@ class SimStore:
             return event
         if all(k in self.data for k in keys):
             return event.succeed([self.data[k] for k in keys])
-        self._waiters.append((keys, event))
+        self._park(keys, event)
         timer = self.kernel.timeout(timeout)
         timer.callbacks.append(lambda _: self._expire(keys, event, timeout))
         event.callbacks.append(lambda _: timer.cancel())
@@ -80,7 +83,8 @@ class SimStore:
     def shutdown(self) -> None:
         """The host died: everyone blocked on the store sees the connection drop."""
         self.alive = False
-        for _, event in self._waiters:
-            if not event.triggered:
-                event.fail(StoreError("DistNetworkError", "Connection reset by peer"))
-        self._waiters = []
+        for waiters in self._waiters.values():
+            for _, event in waiters:
+                if not event.triggered:
+                    event.fail(StoreError("DistNetworkError", "Connection reset by peer"))
+        self._waiters = {}
