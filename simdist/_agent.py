@@ -35,6 +35,12 @@ class Machine:
     host: str
     pid: int  # the agent's pid (c10d orders agents on one host by it)
     start: float  # when its torchrun starts, virtual seconds
+    local_addr: str | None = None  # --local-addr: the address c10d knows the agent by
+
+    @property
+    def addr(self) -> str:
+        """The agent's address in its c10d descriptor: --local-addr, else the host's FQDN."""
+        return self.local_addr or self.host
 
 
 @dataclass
@@ -59,7 +65,7 @@ class Agent:
     def __init__(self, sim: Simulation, machine: Machine) -> None:
         self.sim = sim
         self.machine = machine
-        self.descriptor = (machine.host, machine.pid, 0)  # torch's _NodeDesc(addr, pid, local_id)
+        self.descriptor = (machine.addr, machine.pid, 0)  # torch's _NodeDesc(addr, pid, local_id)
         self.alive = True
         self.remaining_restarts = sim.spec.max_restarts
         self.workers: list[WorkerRun] = []

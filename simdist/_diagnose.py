@@ -85,9 +85,12 @@ def _diagnose(sim: Simulation) -> tuple[str, str]:
         late = [m for m in sim.machines if m.start > t]
         cause = ""
         if late:
-            cause = " Root cause: " + ", ".join(f"node {m.index} started at t={m.start:g}s" for m in late) + (
-                f", after node {first.machine.index} gave up at t={t:g}s."
-            )
+            never = [m.index for m in late if m.start == float("inf")]
+            later = [m for m in late if m.start != float("inf")]
+            parts = [f"node {i} never started" for i in never]
+            parts += [f"node {m.index} started at t={m.start:g}s, after node {first.machine.index} gave up at t={t:g}s"
+                      for m in later]  # fmt: skip
+            cause = " Root cause: " + "; ".join(parts) + "."
         elif killed:
             cause = " Root cause: " + ", ".join(f"node {a.machine.index} died" for a in killed) + "."
         message = f"node {first.machine.index}: torch.distributed.{_qualify(first.error.kind)}"

@@ -69,7 +69,7 @@ def _owner(sim, addr: str, client: int) -> str | None:
     if is_loopback(addr):
         return sim.machines[client].host
     for machine in sim.machines:
-        if machine.host == addr:
+        if addr in (machine.host, machine.local_addr):
             return machine.host
     return None
 

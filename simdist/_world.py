@@ -34,46 +34,63 @@ class World:
         self.size = size
         self.timeout = timeout
         self.members: dict[int, object] = {}  # rank -> the worker currently holding it
-        self.gone: set[int] = set()  # ranks whose worker has exited or died
+        self.gone: set[int] = set()  # ranks whose worker failed or was stopped (it may be restarted)
+        self.finished: set[int] = set()  # ranks whose worker exited normally (it will not come back)
         self.ready: Event = kernel.event()
+        self._whole: Event | None = None  # fires when restarted ranks have all re-joined
         self.engine: Any = None  # the collectives engine, attached by the scenario runner
 
     def init(self, rank: int, worker: object):
         """Block until every rank of the world has called ``init_process_group``.
 
         A second live worker with the same RANK (a duplicate --node-rank) loses the
-        race: its gloo connections are reset. A worker that joins a world that already
-        formed (a static restart) succeeds while its peers still run.
+        race: its gloo connections are reset. A worker that re-joins a world that
+        already formed (a static restart) connects to its peers while they still
+        run, and is refused once one of them has exited.
         """
         holder = self.members.get(rank)
-        if holder is not None and holder is not worker and rank not in self.gone:
+        if holder is not None and holder is not worker and rank not in self.gone and rank not in self.finished:
             raise WorkerError(
                 "RuntimeError",
                 f"[gloo] Connection reset by peer: another worker already holds RANK {rank} (duplicate --node-rank?)",
             )
         self.members[rank] = worker
         self.gone.discard(rank)
-        if self.ready.triggered:
-            peers = sorted(r for r in self.gone if r != rank)
-            if peers:
-                raise WorkerError(
-                    "RuntimeError",
-                    f"[gloo] Connection refused: rank {peers[0]}'s worker has already exited",
-                )
+        self.finished.discard(rank)
+        if not self.ready.triggered:
+            if len(self.members) == self.size:
+                self.ready.succeed()
+                return
+            yield from self._wait(self.ready, lambda: set(range(self.size)) - set(self.members))
             return
-        if len(self.members) == self.size:
-            self.ready.succeed()
+        self._refuse_if_peers_finished(rank)
+        if not self.gone:
+            if self._whole is not None and not self._whole.triggered:
+                self._whole.succeed()
             return
-        result = yield self.kernel.any_of([self.ready, self.kernel.timeout(self.timeout)])
-        if result is not self.ready:
-            missing = min(set(range(self.size)) - set(self.members))
+        if self._whole is None or self._whole.triggered:
+            self._whole = self.kernel.event()
+        yield from self._wait(self._whole, lambda: self.gone)
+        self._refuse_if_peers_finished(rank)
+
+    def _wait(self, event: Event, missing):
+        """Wait for ``event``; on timeout name the first rank ``missing()`` reports (computed lazily:
+        thousands of ranks wait here at once)."""
+        result = yield self.kernel.any_of([event, self.kernel.timeout(self.timeout)])
+        if result is not event:
             raise WorkerError(
-                "DistStoreError", f"wait timeout after {int(self.timeout * 1000)}ms, keys: /default_pg/0//cpu//0/{missing}"
+                "DistStoreError",
+                f"wait timeout after {int(self.timeout * 1000)}ms, keys: /default_pg/0//cpu//0/{min(missing())}",
             )
 
-    def leave(self, rank: int, worker: object) -> None:
-        """The worker holding ``rank`` exited or died."""
+    def _refuse_if_peers_finished(self, rank: int) -> None:
+        peers = sorted(r for r in self.finished if r != rank)
+        if peers:
+            raise WorkerError("RuntimeError", f"[gloo] Connection refused: rank {peers[0]}'s worker has already exited")
+
+    def leave(self, rank: int, worker: object, *, finished: bool = False) -> None:
+        """The worker holding ``rank`` exited (``finished``: normally) or died."""
         if self.members.get(rank) is worker:
-            self.gone.add(rank)
+            (self.finished if finished else self.gone).add(rank)
             if self.engine is not None:
                 self.engine.rank_gone(rank)

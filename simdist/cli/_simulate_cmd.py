@@ -20,13 +20,24 @@ class SimulateFormat(str, Enum):
     json = "json"
 
 
-def _floats(name: str, text: str | None) -> tuple[float, ...] | None:
+def _start_times(text: str | None) -> tuple[float, ...] | None:
+    """Seconds per machine; ``never`` for a machine whose torchrun never starts."""
     if text is None:
         return None
-    try:
-        return tuple(float(t) for t in text.split(","))
-    except ValueError:
-        raise ConfigError(f"{name} expects comma-separated seconds, e.g. 0,5.5, got {text!r}") from None
+    times = []
+    for item in text.split(","):
+        item = item.strip()
+        if item == "never":
+            times.append(float("inf"))
+            continue
+        try:
+            value = float(item)
+        except ValueError:
+            raise ConfigError(f"--start-times expects comma-separated seconds or 'never', got {item!r}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConfigError(f"--start-times: {item!r} is not a time; use 'never' for a machine that never starts")
+        times.append(value)
+    return tuple(times)
 
 
 def _ints(name: str, text: str | None) -> tuple[int, ...] | None:
@@ -48,7 +59,7 @@ def simulate(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the one RNG (start jitter, ties).", rich_help_panel=SIM_PANEL)] = 0,
     start_times: Annotated[
         Optional[str],
-        typer.Option("--start-times", help="When each machine's torchrun starts, seconds: T0,T1,…", rich_help_panel=SIM_PANEL),
+        typer.Option("--start-times", help="When each machine's torchrun starts, seconds: T0,T1,… ('never' for one that never does).", rich_help_panel=SIM_PANEL),
     ] = None,
     fail: Annotated[
         Optional[list[str]],
@@ -84,7 +95,7 @@ def simulate(
     result = run_simulation(
         spec,
         seed=seed,
-        start_times=_floats("--start-times", start_times),
+        start_times=_start_times(start_times),
         failures=[parse_failure(f) for f in fail or ()],
         node_ranks=_ints("--node-ranks", node_ranks),
         options=options,

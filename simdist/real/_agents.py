@@ -97,11 +97,13 @@ def run_agents(
     timeout: float,
     cwd: str | None = None,
     stagger: float = 0.0,
+    env_per_agent: Sequence[Mapping[str, str]] | None = None,
 ) -> list[AgentResult]:
     """Run one torchrun agent per command concurrently; return when all have ended.
 
     Each agent is killed (with its workers) if the whole run exceeds ``timeout``
     seconds, or if the caller is interrupted; nothing outlives this call.
+    ``env_per_agent`` adds variables to one agent's environment each.
     """
     procs: list[subprocess.Popen] = []
     logs = []
@@ -109,13 +111,12 @@ def run_agents(
     timed_out = False
     deadline = time.monotonic() + timeout
     try:
-        for command in commands:
+        for index, command in enumerate(commands):
             out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
             logs.append((out, err))
+            agent_env = {**env, **(env_per_agent[index] if env_per_agent else {})}
             procs.append(
-                subprocess.Popen(
-                    list(command), env=dict(env), cwd=cwd, stdout=out, stderr=err, start_new_session=True
-                )
+                subprocess.Popen(list(command), env=agent_env, cwd=cwd, stdout=out, stderr=err, start_new_session=True)
             )
             seen.append({procs[-1].pid: _start_time(procs[-1].pid)})
             if stagger:

@@ -121,7 +121,7 @@ class LaunchMachine(RuleBasedStateMachine):
                 assert detail["group_rank"] == self.sim.machines[node].node_rank
                 continue
             round_members = members[detail["store"], detail["round"]]
-            descriptors = [(self.sim.machines[m].host, self.sim.machines[m].pid) for m in round_members]
+            descriptors = [(self.sim.machines[m].addr, self.sim.machines[m].pid) for m in round_members]
             expected = [round_members[i] for i in models.c10d_group_order(descriptors)]
             assert expected.index(node) == detail["group_rank"], (expected, node, detail)
 
