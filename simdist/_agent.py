@@ -73,6 +73,7 @@ class Agent:
         self.error: RendezvousFailure | None = None
         self.round: RoundResult | None = None
         self.process: Process | None = None
+        self.killed = False
         self.phase = "idle"  # idle → starting → rendezvous → running → barrier → done
         self.phase_since = 0.0
 
@@ -137,6 +138,7 @@ class Agent:
             return self._exit(1)
         except Interrupt:
             self.alive = False
+            self.killed = True
             self._enter("done")
             sim.record("agent_killed", self.machine.index)
             sim.rendezvous.agent_gone(self, killed=True)

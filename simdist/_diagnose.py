@@ -78,7 +78,7 @@ def _diagnose(sim: Simulation) -> tuple[str, str]:
     agents = sim.agents
     errors = [a for a in agents if a.error is not None]
     failed = [a for a in agents if a.exit_code == 1 and a.error is None]
-    killed = [a for a in agents if a.exit_code is None]
+    killed = [a for a in agents if a.killed]
     if errors:
         first = min(errors, key=lambda a: (_error_time(sim, a.machine.index), a.machine.index))
         t = _error_time(sim, first.machine.index)
