@@ -74,7 +74,15 @@ def _never_arrived(sim: Simulation, horizon: float) -> list[int]:
     return [m.index for m in sim.machines if m.start > horizon]
 
 
+def _collective_problem(sim: Simulation):
+    problems = [w.engine.problem for w in sim.worlds.values() if w.engine is not None and w.engine.problem]
+    return min(problems, key=lambda p: p.t) if problems else None
+
+
 def _diagnose(sim: Simulation) -> tuple[str, str]:
+    problem = _collective_problem(sim)
+    if problem is not None:
+        return problem.outcome, f"{problem.message} At t={problem.t:g}s. A real job: {problem.real}."
     agents = sim.agents
     errors = [a for a in agents if a.error is not None]
     failed = [a for a in agents if a.exit_code == 1 and a.error is None]

@@ -234,9 +234,10 @@ class Simulation:
             if world is not None:
                 world.leave(worker.rank, worker)
         except WorkerError as error:
-            worker.exit_code, worker.ended_at = 1, kernel.now
+            code = getattr(error, "exit_code", 1)
+            worker.exit_code, worker.ended_at = code, kernel.now
             worker.error = f"{error.kind}: {error.message}"
-            self.record("worker_exit", agent.machine.index, worker.rank, code=1, error=error.kind,
+            self.record("worker_exit", agent.machine.index, worker.rank, code=code, error=error.kind,
                         message=error.message)  # fmt: skip
             if world is not None:
                 world.leave(worker.rank, worker)
@@ -346,8 +347,15 @@ def simulate(
     node_ranks: Sequence[int] | None = None,
     options: SimOptions | None = None,
     program: Callable | None = None,
+    scenario: str | Callable | None = None,
+    scenario_options: Any = None,
 ) -> Trace:
-    """Simulate a launch; the same arguments always give the same :class:`Trace`."""
+    """Simulate a launch; the same arguments always give the same :class:`Trace`.
+
+    ``scenario`` (a built-in name, ``FILE.py:FUNC`` or a function taking ``dist``) runs
+    on every worker after ``init_process_group``; ``scenario_options`` is a
+    :class:`~simdist._scenario.ScenarioOptions` (backend, algorithm, timeouts, costs).
+    """
     base = options or SimOptions()
     options = dataclasses.replace(
         base,
@@ -356,7 +364,26 @@ def simulate(
         failures=tuple(parse_failure(f) if isinstance(f, str) else f for f in failures) or base.failures,
         node_ranks=tuple(node_ranks) if node_ranks is not None else base.node_ranks,
     )
-    return Simulation(spec, options, program).run()
+    if scenario is None:
+        return Simulation(spec, options, program).run()
+    from ._scenario import Scenario, ScenarioOptions, ScenarioRunner, load_scenario, scenario_program
+
+    chosen = load_scenario(scenario) if isinstance(scenario, str) else Scenario(
+        getattr(scenario, "__name__", "scenario"), getattr(scenario, "__name__", "scenario"), scenario
+    )
+    settings = scenario_options or ScenarioOptions()
+    sim = Simulation(spec, dataclasses.replace(options, pg_timeout=settings.pg_timeout))
+    runner = ScenarioRunner(sim, chosen, settings)
+    try:
+        sim.program = scenario_program(runner)
+        sim.start()
+        sim.advance()
+        trace = sim.finish()
+    finally:
+        runner.close()
+    trace.extra["scenario"] = {"name": chosen.name, "ref": chosen.ref, "backend": settings.backend,
+                               "algorithm": settings.algorithm, "pg_timeout": settings.pg_timeout}  # fmt: skip
+    return trace
 
 
 def launch_dict(spec: LaunchSpec) -> dict:

@@ -59,7 +59,25 @@ SENTENCES: dict[str, Callable[[TraceEvent], str]] = {
     "agent_killed": lambda e: "agent gone",
     "agent_exit": lambda e: f"torchrun exits with code {e.detail['code']}",
     "outcome": lambda e: f"outcome: {e.detail['outcome']}",
+    "collective": lambda e: f"{e.detail['op']}#{e.detail['seq']} on {e.detail['group']}: {e.detail['algorithm']}, "
+    f"{_bytes(e.detail['bytes'])}, {e.detail['steps']} step{'s' * (e.detail['steps'] != 1)}, "
+    f"{(e.detail['end'] - e.detail['start']) * 1e6:.1f} µs, algbw {e.detail['algbw'] / 1e9:.2f} GB/s, "
+    f"busbw {e.detail['busbw'] / 1e9:.2f} GB/s",
+    "collective_step": lambda e: f"  step {e.detail['step'] + 1}/{e.detail['steps']} {e.detail['phase']}: "
+    + ", ".join(f"{x['src']}→{x['dst']} chunk {x['chunk']}" for x in e.detail["transfers"][:6])
+    + (" …" if len(e.detail["transfers"]) > 6 else ""),
+    "p2p": lambda e: f"send {e.detail['src']}→{e.detail['dst']} (tag {e.detail['tag']}, {_bytes(e.detail['bytes'])})",
+    "collective_mismatch": lambda e: "✗ collective mismatch: " + "; ".join(f"rank {r}: {w}" for r, w in e.detail["pending"].items()),
+    "deadlock": lambda e: "✗ deadlock: " + "; ".join(f"rank {r}: {w}" for r, w in e.detail["pending"].items()),
 }
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
 
 
 def _line(event: TraceEvent) -> str:
@@ -76,6 +94,13 @@ def render_timeline(trace: Trace) -> str:
     if len(lines) > MAX_LINES:
         hidden = len(lines) - MAX_LINES
         lines = lines[: MAX_LINES // 2] + [f"{'':12}… {hidden} more events (see --format json) …"] + lines[-MAX_LINES // 2 :]
+    results = [r for r in trace.results if r.get("result") is not None or r.get("exit_code") == 0]
+    if any(r.get("result") is not None for r in results):
+        lines += ["", "Results:"]
+        shown, hidden = results[:32], len(results) - 32
+        lines += [f"  rank {r['rank']:>4}: {r['result']}" for r in shown]
+        if hidden > 0:
+            lines.append(f"  … {hidden} more ranks (see --format json) …")
     mark = "✓" if trace.ok else "✗"
     lines += ["", f"{mark} {trace.outcome}: {trace.diagnosis}"]
     return "\n".join(lines)

@@ -13,6 +13,20 @@ from . import app
 from ._launch_options import COMMAND_PARAMETER, launch_options
 
 SIM_PANEL = "Simulation"
+SCENARIO_PANEL = "Scenario and collectives"
+
+
+class Backend(str, Enum):
+    auto = "auto"
+    gloo = "gloo"
+    nccl = "nccl"
+
+
+class Algorithm(str, Enum):
+    auto = "auto"
+    ring = "ring"
+    tree = "tree"
+    recursive_doubling = "recursive_doubling"
 
 
 class SimulateFormat(str, Enum):
@@ -52,6 +66,18 @@ def _ints(name: str, text: str | None) -> tuple[int, ...] | None:
     return values
 
 
+def _backend(choice: str, spec: LaunchSpec) -> str:
+    """auto: NCCL when the machines were said to have a GPU for every worker."""
+    if choice != "auto":
+        return choice
+    if spec.gpus_per_node is None:
+        return "gloo"
+    from .._plan import make_plan
+
+    plan = make_plan(spec)
+    return "nccl" if all(g is not None for n in plan.nodes for g in n.gpus) else "gloo"
+
+
 @app.command()
 @launch_options
 def simulate(
@@ -80,6 +106,28 @@ def simulate(
     trace: Annotated[
         Optional[Path], typer.Option("--trace", help="Also write the JSON trace to this file.", rich_help_panel=SIM_PANEL)
     ] = None,
+    scenario: Annotated[
+        Optional[str],
+        typer.Option("--scenario", help="What every worker runs: a built-in name (allreduce, ring, broken_order, …) "
+                     "or FILE.py:FUNCTION taking torch.distributed.", rich_help_panel=SCENARIO_PANEL),
+    ] = None,
+    backend: Annotated[
+        Backend, typer.Option("--backend", help="Backend to imitate; auto: nccl when every worker has a GPU "
+                              "(--gpus-per-node), else gloo.", rich_help_panel=SCENARIO_PANEL)
+    ] = Backend.auto,
+    algorithm: Annotated[
+        Algorithm, typer.Option("--algorithm", help="all_reduce algorithm; auto: cheapest by the cost model.",
+                                rich_help_panel=SCENARIO_PANEL)
+    ] = Algorithm.auto,
+    pg_timeout: Annotated[
+        Optional[float], typer.Option("--pg-timeout", help="init_process_group timeout, s [default: gloo 1800, nccl 600].",
+                                      rich_help_panel=SCENARIO_PANEL)
+    ] = None,
+    latency_intra: Annotated[float, typer.Option("--latency-intra", help="α inside a node, µs.", rich_help_panel=SCENARIO_PANEL)] = 2.0,
+    bandwidth_intra: Annotated[float, typer.Option("--bandwidth-intra", help="Link bandwidth inside a node, GB/s.", rich_help_panel=SCENARIO_PANEL)] = 150.0,
+    latency_inter: Annotated[float, typer.Option("--latency-inter", help="α between nodes, µs.", rich_help_panel=SCENARIO_PANEL)] = 10.0,
+    bandwidth_inter: Annotated[float, typer.Option("--bandwidth-inter", help="Bandwidth between nodes, GB/s.", rich_help_panel=SCENARIO_PANEL)] = 25.0,
+    steps: Annotated[bool, typer.Option("--steps/--no-steps", help="Record every algorithm step in the trace.", rich_help_panel=SCENARIO_PANEL)] = True,
     command: COMMAND_PARAMETER = None,
 ) -> int:
     """Simulate the launch — agents, rendezvous, ranks, workers, failures — on a virtual clock.
@@ -91,7 +139,18 @@ def simulate(
 
     if work < 0:
         raise ConfigError("--work must not be negative")
+    if min(bandwidth_intra, bandwidth_inter) <= 0 or min(latency_intra, latency_inter) < 0:
+        raise ConfigError("bandwidths must be positive and latencies not negative")
     options = SimOptions(work=work)
+    scenario_options = None
+    if scenario is not None:
+        from .._scenario import ScenarioOptions
+
+        scenario_options = ScenarioOptions(
+            backend=_backend(backend.value, spec), algorithm=algorithm.value, timeout=pg_timeout, trace_steps=steps,
+            alpha_intra=latency_intra * 1e-6, beta_intra=1 / (bandwidth_intra * 1e9),
+            alpha_inter=latency_inter * 1e-6, beta_inter=1 / (bandwidth_inter * 1e9),
+        )  # fmt: skip
     result = run_simulation(
         spec,
         seed=seed,
@@ -99,6 +158,8 @@ def simulate(
         failures=[parse_failure(f) for f in fail or ()],
         node_ranks=_ints("--node-ranks", node_ranks),
         options=options,
+        scenario=scenario,
+        scenario_options=scenario_options,
     )
     if trace is not None:
         from .._files import write_atomic

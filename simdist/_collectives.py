@@ -1,0 +1,724 @@
+"""The collectives engine: matches what ranks call, computes results, keeps time, finds hangs.
+
+One engine serves one World (one generation of workers). Ranks submit operations
+through their simulated ProcessGroup; the engine
+
+* matches collectives by (group, sequence number) and point-to-point messages by
+  (group, src, dst, tag) in FIFO order, as the backends do;
+* compares the calls at each sequence number — op, shape, dtype, root, reduce op —
+  and reports a difference in the wording of torch's ``TORCH_DISTRIBUTED_DEBUG=DETAIL``
+  fingerprint check, then makes the ranks fail the way the real backend would;
+* runs the chosen algorithm's schedule on the real tensors (ring, tree, recursive
+  doubling), times each step with the α-β-γ model and records it;
+* notices when no rank can make progress (a deadlock) and names every rank's
+  pending operation, instead of hanging.
+
+Interleavings: when several ranks can resume at the same virtual time, the order
+is drawn from the seed (``shuffle=True``), so Hypothesis can explore them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ._algorithms import CostModel, bus_factor, choose_algorithm, schedule, step_count
+from ._kernel import Event, Kernel
+from ._world import WorkerError
+
+if TYPE_CHECKING:
+    from ._simulate import Simulation
+
+__all__ = ["CollectiveEngine", "Op", "SimProblem"]
+
+MAX_TRACED_STEPS_GROUP = 64  # ranks; beyond this, steps are summarised, not listed
+MAX_EXECUTED_GROUP = 256  # ranks; beyond this the reduction runs in rank order (same values for integers)
+
+OP_TYPES = {
+    "all_reduce": "ALLREDUCE", "broadcast": "BROADCAST", "reduce": "REDUCE", "all_gather": "ALLGATHER",
+    "all_gather_into_tensor": "_ALLGATHER_BASE", "reduce_scatter": "REDUCE_SCATTER",
+    "reduce_scatter_tensor": "_REDUCE_SCATTER_BASE", "all_to_all": "ALLTOALL", "all_to_all_single": "ALLTOALL_BASE",
+    "gather": "GATHER", "scatter": "SCATTER", "barrier": "BARRIER", "all_reduce_coalesced": "ALLREDUCE_COALESCED",
+}  # fmt: skip
+DTYPE_NAMES = {
+    torch.float32: "Float", torch.float64: "Double", torch.float16: "Half", torch.bfloat16: "BFloat16",
+    torch.int64: "Long", torch.int32: "Int", torch.int16: "Short", torch.int8: "Char", torch.uint8: "Byte",
+    torch.bool: "Bool", torch.complex64: "ComplexFloat", torch.complex128: "ComplexDouble",
+}  # fmt: skip
+
+
+@dataclasses.dataclass(eq=False)
+class Op:
+    """One call a rank made: a collective (with ``seq``) or a point-to-point message."""
+
+    kind: str
+    rank: int  # global rank of the caller
+    group: tuple  # the logical group: (creation index, member global ranks)
+    group_rank: int
+    seq: int | None
+    tensors: list[torch.Tensor]  # inputs (and outputs, for in-place ops)
+    outputs: list[Any] = dataclasses.field(default_factory=list)
+    reduce_op: Any = None
+    root: int | None = None  # group rank of src/dst
+    peer: int | None = None  # p2p: global rank of the other side (None: any source)
+    tag: int = 0
+    extra: dict = dataclasses.field(default_factory=dict)
+    event: Event | None = None
+    submitted: float = 0.0
+    source: int | None = None  # p2p recv: who sent it (global rank)
+    matched: bool = False  # every participant has called it: it completes on its own now
+
+    def describe(self) -> str:
+        group = "WORLD" if self.group[1] == "WORLD" else f"group{list(self.group[1])}"
+        if self.kind in ("send", "recv"):
+            other = "any" if self.peer is None else self.peer
+            direction = "to" if self.kind == "send" else "from"
+            return f"{self.kind}({direction} rank {other}, tag {self.tag})"
+        details = []
+        if self.tensors:
+            shape = list(self.tensors[0].shape)
+            details.append(f"shape={shape}, dtype={str(self.tensors[0].dtype).removeprefix('torch.')}")
+        if self.root is not None:
+            details.append(f"root={self.root}")
+        if self.reduce_op is not None:
+            details.append(f"op={_red_type(self.reduce_op)}")
+        return f"{self.kind}#{self.seq} on {group}" + (f" ({', '.join(details)})" if details else "")
+
+
+@dataclasses.dataclass
+class SimProblem:
+    """A collective mismatch or a deadlock, with what each rank was doing."""
+
+    outcome: str  # "collective_mismatch" | "deadlock"
+    t: float
+    message: str
+    pending: dict[int, str]
+    real: str  # what a real job shows instead
+
+
+def _op_name(reduce_op) -> str:
+    name = getattr(reduce_op, "name", None) or str(reduce_op)
+    return str(name).split(".")[-1]
+
+
+def _red_type(reduce_op) -> str:
+    """ReduceOp (or its RedOpType) as a plain name: SUM, AVG, …, PREMUL_SUM."""
+    if hasattr(reduce_op, "op"):
+        reduce_op = reduce_op.op
+    return _op_name(reduce_op).upper()
+
+
+def _tensor_options(t: torch.Tensor) -> str:
+    # torch prints the device's TensorOptions here, whose dtype is always the default
+    return (
+        f"TensorOptions(dtype=float (default), device={t.device.type}, layout=Strided (default), "
+        "requires_grad=false (default), pinned_memory=false (default), memory_format=(nullopt))"
+    )
+
+
+def fingerprint(op: Op) -> str:
+    """``CollectiveFingerPrint(...)`` as torch's DETAIL mode prints it."""
+    if op.tensors:
+        t = op.tensors[0]
+        shape = ", ".join(str(d) for d in t.shape)
+        dtypes = DTYPE_NAMES.get(t.dtype, str(t.dtype))
+        tensor_part = f", TensorShape=[{shape}], TensorDtypes={dtypes}, TensorDeviceTypes={_tensor_options(t)}"
+    else:
+        tensor_part = ""
+    return f"CollectiveFingerPrint(SequenceNumber={op.seq}, OpType={OP_TYPES.get(op.kind, op.kind.upper())}{tensor_part})"
+
+
+def _differences(a: Op, b: Op) -> str:
+    """torch's 'Collectives differ in the following aspects' clause."""
+    parts = []
+    if a.kind != b.kind:
+        parts.append(f"Op type: {OP_TYPES.get(a.kind, a.kind)}vs {OP_TYPES.get(b.kind, b.kind)}")
+    elif a.tensors and b.tensors:
+        if list(a.tensors[0].shape) != list(b.tensors[0].shape):
+            parts.append(
+                "Tensor Tensor shapes: " + "x".join(map(str, a.tensors[0].shape)) + "vs "
+                + "x".join(map(str, b.tensors[0].shape))
+            )  # fmt: skip
+        if a.tensors[0].dtype != b.tensors[0].dtype:
+            parts.append(f"Tensor Tensor dtypes: {DTYPE_NAMES.get(a.tensors[0].dtype)}vs {DTYPE_NAMES.get(b.tensors[0].dtype)}")
+    if a.kind == b.kind and a.root != b.root:
+        parts.append(f"Root rank: {a.root}vs {b.root}")
+    if a.kind == b.kind and a.reduce_op is not None and _red_type(a.reduce_op) != _red_type(b.reduce_op):
+        parts.append(f"Reduce op: {_red_type(a.reduce_op)}vs {_red_type(b.reduce_op)}")
+    return "Collectives differ in the following aspects: \t" + "\n".join(parts)
+
+
+def _same_call(a: Op, b: Op) -> bool:
+    if a.kind != b.kind or a.root != b.root:
+        return False
+    if (a.reduce_op is None) != (b.reduce_op is None):
+        return False
+    if a.reduce_op is not None and _red_type(a.reduce_op) != _red_type(b.reduce_op):
+        return False
+    if len(a.tensors) != len(b.tensors):
+        return False
+    return all(x.shape == y.shape and x.dtype == y.dtype for x, y in zip(a.tensors, b.tensors, strict=True))
+
+
+class _Combine:
+    """Pairwise reduction for one ReduceOp, in place on the receiver, dtype preserved."""
+
+    def __init__(self, reduce_op, n: int) -> None:
+        name = _red_type(reduce_op)
+        self.name = name
+        self.n = n
+        self.factor = None
+        if name == "PREMUL_SUM":
+            self.factor = _premul_factor(reduce_op)
+
+    def prepare(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self.factor is not None:
+            return tensor * self.factor
+        return tensor
+
+    def __call__(self, into: torch.Tensor, other: torch.Tensor) -> None:
+        name = self.name
+        if name in ("SUM", "AVG", "PREMUL_SUM"):
+            if into.dtype == torch.bool:
+                into.logical_or_(other)
+            else:
+                into.add_(other)
+        elif name == "PRODUCT":
+            if into.dtype == torch.bool:
+                into.logical_and_(other)
+            else:
+                into.mul_(other)
+        elif name == "MIN":
+            torch.minimum(into, other, out=into)
+        elif name == "MAX":
+            torch.maximum(into, other, out=into)
+        elif name == "BAND":
+            into.bitwise_and_(other)
+        elif name == "BOR":
+            into.bitwise_or_(other)
+        elif name == "BXOR":
+            into.bitwise_xor_(other)
+        else:  # pragma: no cover - torch has no other ReduceOp
+            raise RuntimeError(f"unsupported ReduceOp {name}")
+
+    def finish(self, tensor: torch.Tensor) -> None:
+        if self.name == "AVG":
+            tensor.div_(self.n)  # on integer tensors torch raises: "result type Float can't be cast …"
+
+
+def _premul_factor(reduce_op) -> float:
+    for attribute in ("_factor", "factor"):
+        value = getattr(reduce_op, attribute, None)
+        if value is not None:
+            return float(value)
+    return 1.0
+
+
+def run_schedule(steps, buffers: list[torch.Tensor], combine: _Combine | None) -> None:
+    """Move (and combine) chunks between the ranks' flat buffers exactly as the schedule says."""
+    views: dict[int, list] = {}  # chunk views stay valid: buffers change in place
+    for step in steps:
+        if step.chunks not in views:
+            views[step.chunks] = [torch.tensor_split(b, step.chunks) for b in buffers] if step.chunks > 1 else (
+                [[b] for b in buffers]
+            )
+        chunked = views[step.chunks]
+        written = {(t.dst, t.chunk) for t in step.transfers}
+        payloads = []
+        for t in step.transfers:
+            data = chunked[t.src][t.chunk]
+            payloads.append(data.clone() if (t.src, t.chunk) in written else data)
+        for t, data in zip(step.transfers, payloads, strict=True):
+            target = chunked[t.dst][t.chunk]
+            if step.reduce and combine is not None:
+                combine(target, data)
+            else:
+                target.copy_(data)
+
+
+class CollectiveEngine:
+    """Matches, runs and times the operations of one World's ranks."""
+
+    def __init__(self, sim: Simulation, world, backend: str, algorithm: str, cost: CostModel,
+                 timeout: float, trace_steps: bool) -> None:  # fmt: skip
+        self.sim = sim
+        self.kernel: Kernel = sim.kernel
+        self.world = world
+        self.backend = backend
+        self.algorithm = algorithm
+        self.cost = cost
+        self.timeout = timeout
+        self.trace_steps = trace_steps
+        self.pending: dict[tuple, dict[int, Op]] = {}  # (group, seq) -> rank -> op
+        self.p2p: dict[tuple, list[Op]] = {}  # (group, src, dst, tag) -> unmatched sends
+        self.recvs: dict[int, list[Op]] = {}  # dst -> unmatched receives, in the order posted
+        self.state: dict[int, str] = {}  # rank -> running | blocked | done
+        self.blocked_on: dict[int, Op] = {}
+        self.node_of: dict[int, int] = {}
+        self.problem: SimProblem | None = None
+        self._done_events: list[Event] = []
+        self.detail = sim.spec.env.get("TORCH_DISTRIBUTED_DEBUG") == "DETAIL"
+
+    # -- rank lifecycle --------------------------------------------------------------------
+
+    def rank_started(self, rank: int, node: int) -> None:
+        self.state[rank] = "running"
+        self.node_of[rank] = node
+
+    def rank_finished(self, rank: int) -> None:
+        self.state[rank] = "done"
+        self.blocked_on.pop(rank, None)
+        self._peer_gone(rank, closed=True)
+        self._check_deadlock()
+
+    def rank_gone(self, rank: int) -> None:
+        """The rank's worker died: peers blocked on it see the connection drop."""
+        if self.state.get(rank) == "done":
+            return
+        self.state[rank] = "done"
+        self.blocked_on.pop(rank, None)
+        self._peer_gone(rank, closed=True)
+        self._check_deadlock()
+
+    def _peer_gone(self, rank: int, closed: bool) -> None:
+        """gloo: a blocked peer of a process that exited gets 'Connection closed by peer' at once."""
+        victims = [op for r, op in sorted(self.blocked_on.items()) if not op.matched and self._waits_for(op, rank)]
+        if not victims:
+            return
+        if self.problem is None:
+            pending = {r: op.describe() for r, op in sorted(self.blocked_on.items())}
+            pending[rank] = "exited" if closed else "died"
+            self.problem = SimProblem(
+                "deadlock",
+                self.kernel.now,
+                f"rank {rank} exited while ranks {', '.join(str(op.rank) for op in victims)} wait for it in "
+                f"{victims[0].describe()} — a rank skipped a collective or a matching send/recv",
+                pending,
+                self._real_text("closed", victims[0]),
+            )
+            self.sim.record("deadlock", None, None, message=self.problem.message, pending=_str_keys(pending))
+        for op in victims:
+            if self.backend == "nccl":
+                self._fail_later(op, self.timeout, "DistBackendError", self._watchdog(op))
+            else:
+                self._fail_now(op, "RuntimeError", self._gloo_closed(rank))
+
+    def _waits_for(self, op: Op, rank: int) -> bool:
+        if op.kind in ("send", "recv"):
+            return op.peer is None or op.peer == rank
+        members = range(self.world.size) if op.group[1] == "WORLD" else op.group[1]
+        return rank in members
+
+    # -- submitting -------------------------------------------------------------------------
+
+    def submit(self, op: Op) -> Event:
+        op.event = self.kernel.event()
+        op.submitted = self.kernel.now
+        if op.kind in ("send", "recv"):
+            self._submit_p2p(op)
+        else:
+            self._submit_collective(op)
+        return op.event
+
+    def _submit_collective(self, op: Op) -> None:
+        key = (op.group, op.seq)
+        calls = self.pending.setdefault(key, {})
+        if op.rank in calls:  # pragma: no cover - a rank cannot reuse a sequence number
+            raise RuntimeError("sequence number reused")
+        first = next(iter(calls.values()), None)
+        calls[op.rank] = op
+        if first is not None and not _same_call(first, op):
+            self._mismatch(first, op)
+            return
+        members = self.world.size if op.group[1] == "WORLD" else len(op.group[1])
+        if len(calls) == members and self.problem is None:
+            del self.pending[key]
+            self._execute([calls[r] for r in sorted(calls)])
+
+    def _submit_p2p(self, op: Op) -> None:
+        if op.kind == "send":
+            for i, recv in enumerate(self.recvs.get(op.peer, ())):
+                if recv.group == op.group and recv.tag == op.tag and recv.peer in (None, op.rank):
+                    del self.recvs[op.peer][i]
+                    self._deliver(op, recv)
+                    return
+            self.p2p.setdefault((op.group, op.rank, op.peer, op.tag), []).append(op)
+            return
+        candidates = []
+        for (group, src, dst, tag), sends in self.p2p.items():
+            if group == op.group and dst == op.rank and tag == op.tag and sends and op.peer in (None, src):
+                candidates.append(sends[0])
+        if candidates:
+            send = min(candidates, key=lambda s: (s.submitted, s.rank))  # earliest posted send wins
+            self.p2p[(send.group, send.rank, send.peer, send.tag)].pop(0)
+            self._deliver(send, op)
+            return
+        self.recvs.setdefault(op.rank, []).append(op)
+
+    # -- blocking and deadlocks -----------------------------------------------------------------
+
+    def waiting(self, rank: int, op: Op) -> None:
+        """``rank`` now blocks on ``op`` (its Work.wait())."""
+        if op.event.triggered or op.matched:
+            self.state[rank] = "blocked"
+            self.blocked_on[rank] = op
+            return
+        self.state[rank] = "blocked"
+        self.blocked_on[rank] = op
+        self._check_deadlock()
+
+    def resumed(self, rank: int) -> None:
+        self.state[rank] = "running"
+        self.blocked_on.pop(rank, None)
+
+    def _check_deadlock(self) -> None:
+        if self.problem is not None or not self.blocked_on:
+            return
+        if len(self.state) < self.world.size:
+            return  # some ranks have not started their scenario yet
+        if any(s == "running" for s in self.state.values()):
+            return
+        if any(op.matched for op in self.blocked_on.values()):
+            return  # someone's operation is under way: it will complete and wake them
+        pending = {r: op.describe() for r, op in sorted(self.blocked_on.items())}
+        for r, s in sorted(self.state.items()):
+            if s == "done":
+                pending.setdefault(r, "finished")
+        first = self.blocked_on[min(self.blocked_on)]
+        lines = "; ".join(f"rank {r}: {what}" for r, what in pending.items())
+        self.problem = SimProblem("deadlock", self.kernel.now, f"no rank can make progress — {lines}", pending,
+                                  self._real_text("hang", first))  # fmt: skip
+        self.sim.record("deadlock", None, None, message=self.problem.message, pending=_str_keys(pending))
+        for rank, op in sorted(self.blocked_on.items()):
+            self._fail_later(op, self.timeout, *self._timeout_error(op))
+
+    # -- mismatches ------------------------------------------------------------------------------
+
+    def _mismatch(self, first: Op, other: Op) -> None:
+        if self.problem is None:
+            text = (
+                f"Detected mismatch between collectives on ranks. Rank {other.rank} is running collective: "
+                f"{fingerprint(other)}, but Rank {first.rank} is running collective: {fingerprint(first)}."
+                f"{_differences(other, first)}"
+            )
+            calls = self.pending.get((other.group, other.seq), {})
+            pending = {r: op.describe() for r, op in sorted(calls.items())}
+            self.problem = SimProblem("collective_mismatch", self.kernel.now, text, pending, self._real_text("mismatch", first, other))
+            self.sim.record("collective_mismatch", None, None, message=text, pending=_str_keys(pending))
+        calls = self.pending.get((other.group, other.seq), {})
+        ops = [calls[r] for r in sorted(calls)]
+        if self.detail:  # the ProcessGroupWrapper raises at the call, on every rank involved
+            for op in ops:
+                peer = next(o for o in ops if o is not op and not _same_call(o, op)) if len(ops) > 1 else op
+                self._fail_now(op, "RuntimeError", (
+                    f"Detected mismatch between collectives on ranks. Rank {op.rank} is running collective: "
+                    f"{fingerprint(op)}, but Rank {peer.rank} is running collective: {fingerprint(peer)}."
+                    f"{_differences(op, peer)}"
+                ))  # fmt: skip
+            return
+        if self.backend == "gloo" and first.kind == other.kind and first.root == other.root and first.tensors and other.tensors:
+            small, big = sorted([first, other], key=lambda o: o.tensors[0].numel() * o.tensors[0].element_size())
+            if small.tensors[0].nbytes != big.tensors[0].nbytes:
+                # gloo: the receiver of too many bytes aborts the process; its peers see the reset
+                self._abort_later(small, 0.0, (
+                    "terminate called after throwing an instance of 'gloo::EnforceNotMet' what(): [enforce fail at "
+                    f"gloo/transport/tcp/pair.cc:456] op.preamble.length <= op.nbytes. {big.tensors[0].nbytes} vs "
+                    f"{small.tensors[0].nbytes}. Received data size doesn't match expected size. Is there a "
+                    "distributed collective mismatch in your code?"
+                ))  # fmt: skip
+                for op in ops:
+                    if op is not small:
+                        self._fail_now(op, "RuntimeError", (
+                            "[gloo/transport/tcp/pair.cc:537] Read error: Connection reset by peer. This is typically "
+                            "caused by a remote worker hanging or bugs in the application. Check the logs of the "
+                            "remote worker before reporting an error."
+                        ))  # fmt: skip
+                return
+        for op in ops:  # otherwise nobody matches: every rank waits until its timeout
+            self._fail_later(op, self.timeout, *self._timeout_error(op))
+
+    # -- failures ----------------------------------------------------------------------------------
+
+    def _timeout_error(self, op: Op) -> tuple[str, str]:
+        if self.backend == "nccl":
+            return "DistBackendError", self._watchdog(op)
+        verb = "send" if op.kind == "send" or (op.kind == "broadcast" and op.root == op.group_rank) else "recv"
+        line = 129 if verb == "send" else 78
+        return "RuntimeError", (
+            f"[gloo/transport/tcp/unbound_buffer.cc:{line}] Timed out waiting {int(self.timeout * 1000)}ms "
+            f"for {verb} operation to complete"
+        )
+
+    def _watchdog(self, op: Op) -> str:
+        numel = op.tensors[0].numel() if op.tensors else 0
+        ms = int(self.timeout * 1000)
+        return (
+            f"[Rank {op.rank}] Watchdog caught collective operation timeout: WorkNCCL(SeqNum={op.seq or 0}, "
+            f"OpType={OP_TYPES.get(op.kind, op.kind.upper())}, NumelIn={numel}, NumelOut={numel}, Timeout(ms)={ms}) "
+            f"ran for {ms + 60} milliseconds before timing out."
+        )
+
+    @staticmethod
+    def _gloo_closed(peer: int) -> str:
+        return (
+            f"[gloo/transport/tcp/pair.cc:553] Connection closed by peer (rank {peer}). This is typically caused by a "
+            "remote worker crashing. Check the logs of the remote worker before reporting an error."
+        )
+
+    def _real_text(self, kind: str, op: Op, other: Op | None = None) -> str:
+        ms = int(self.timeout * 1000)
+        if self.backend == "nccl":
+            return (f"NCCL hangs until the watchdog fires after {ms} ms: '{self._watchdog(op)}', then "
+                    "TORCH_NCCL_ASYNC_ERROR_HANDLING=1 tears the process down")  # fmt: skip
+        if kind == "closed":
+            return "gloo: the waiting ranks fail at once with 'Connection closed by peer … remote worker crashing'"
+        if kind == "mismatch" and other is not None and op.kind == other.kind and op.tensors and other.tensors and (
+            op.tensors[0].nbytes != other.tensors[0].nbytes
+        ):
+            return ("gloo: the rank receiving more bytes than it expects aborts (SIGABRT, 'Received data size doesn't "
+                    "match expected size. Is there a distributed collective mismatch in your code?'); its peers get "
+                    "'Connection reset by peer'")  # fmt: skip
+        verb = self._timeout_error(op)[1].split("for ")[-1].split(" ")[0]
+        return (f"gloo: every waiting rank fails after the {ms} ms timeout with 'Timed out waiting {ms}ms for {verb} "
+                "operation to complete'; TORCH_DISTRIBUTED_DEBUG=DETAIL reports the mismatch at the call instead")  # fmt: skip
+
+    def _fail_now(self, op: Op, kind: str, message: str) -> None:
+        self._fail_later(op, 0.0, kind, message)
+
+    def _fail_later(self, op: Op, delay: float, kind: str, message: str) -> None:
+        def fire(_event, op=op) -> None:
+            if not op.event.triggered:
+                op.event.fail(WorkerError(kind, message))
+
+        timer = self.kernel.timeout(delay)
+        timer.callbacks.append(fire)
+
+    def _abort_later(self, op: Op, delay: float, message: str) -> None:
+        def fire(_event, op=op) -> None:
+            if not op.event.triggered:
+                error = WorkerError("SIGABRT", message)
+                error.exit_code = -6
+                op.event.fail(error)
+
+        self.kernel.timeout(delay).callbacks.append(fire)
+
+    # -- executing ------------------------------------------------------------------------------------
+
+    def _same_node(self, ranks: Sequence[int]) -> Callable[[int, int], bool]:
+        nodes = [self.node_of.get(r) for r in ranks]
+        return lambda a, b: nodes[a] == nodes[b]
+
+    def _deliver(self, send: Op, recv: Op) -> None:
+        start = max(send.submitted, recv.submitted, self.kernel.now)
+        nbytes = send.tensors[0].nbytes
+        same = self.node_of.get(send.rank) == self.node_of.get(recv.rank)
+        duration = self.cost.transfer_time(nbytes, same)
+        try:
+            if recv.tensors[0].shape != send.tensors[0].shape and recv.tensors[0].numel() != send.tensors[0].numel():
+                raise RuntimeError(
+                    f"size mismatch: rank {recv.rank} receives {recv.tensors[0].numel()} elements but rank "
+                    f"{send.rank} sends {send.tensors[0].numel()}"
+                )
+            recv.tensors[0].copy_(send.tensors[0].reshape(recv.tensors[0].shape))
+        except RuntimeError as exc:
+            for op in (send, recv):
+                self._fail_now(op, "RuntimeError", str(exc))
+            return
+        recv.source = send.rank
+        self.sim.record("p2p", self.node_of.get(send.rank), send.rank, src=send.rank, dst=recv.rank, tag=send.tag,
+                        bytes=nbytes, start=round(start, 9), end=round(start + duration, 9))  # fmt: skip
+        for op in (send, recv):
+            self._complete(op, start + duration)
+
+    def _complete(self, op: Op, at: float) -> None:
+        op.matched = True
+
+        def done(_event, op=op) -> None:
+            if not op.event.triggered:
+                op.event.succeed(op)
+
+        # Ranks that finish together resume in an order drawn from the seed.
+        timer = self.kernel.timeout(max(0.0, at - self.kernel.now), shuffle=True)
+        timer.callbacks.append(done)
+
+    def _execute(self, ops: list[Op]) -> None:
+        first = ops[0]
+        start = max(op.submitted for op in ops)
+        group_ranks = [op.rank for op in ops]
+        n = len(ops)
+        try:
+            algorithm, steps, nbytes = self._run(first.kind, ops)
+        except (RuntimeError, TypeError, ValueError) as exc:  # torch refused the data (e.g. AVG on integers)
+            for op in ops:
+                self._fail_now(op, type(exc).__name__, str(exc))
+            return
+        same_node = self._same_node(group_ranks)
+        inter = len({self.node_of.get(r) for r in group_ranks}) > 1
+        timed: list[tuple[int, Any, float, float]] = []  # (index, step, start, end)
+        t = start
+        if steps is not None and n <= MAX_EXECUTED_GROUP:
+            for index, step in enumerate(steps):
+                duration = self.cost.step_time(step, same_node)
+                timed.append((index, step, t, t + duration))
+                t += duration
+        elif algorithm in ("direct", "none"):
+            t += self.cost.transfer_time(nbytes, not inter)
+        else:
+            t += self.cost.estimate(first.kind, algorithm, n, nbytes, inter)
+        duration = t - start
+        algbw = nbytes / duration if duration > 0 else 0.0
+        counted = step_count(first.kind, algorithm, n) if algorithm in ("ring", "tree", "recursive_doubling") else 1
+        self.sim.record("collective", None, None, op=first.kind, seq=first.seq, group=_group_name(first),
+                        ranks=group_ranks if n <= 4096 else [group_ranks[0], group_ranks[-1]], algorithm=algorithm,
+                        bytes=nbytes, start=round(start, 9), end=round(t, 9), steps=counted,
+                        algbw=algbw, busbw=algbw * bus_factor(first.kind, n))  # fmt: skip
+        if self.trace_steps and n <= MAX_TRACED_STEPS_GROUP:
+            for index, step, begin, end in timed:
+                self.sim.record("collective_step", None, None, op=first.kind, seq=first.seq, group=_group_name(first),
+                                algorithm=algorithm, step=index, steps=len(timed), phase=step.phase,
+                                transfers=[{"src": group_ranks[x.src], "dst": group_ranks[x.dst], "chunk": x.chunk,
+                                            "bytes": x.nbytes} for x in step.transfers],
+                                start=round(begin, 9), end=round(end, 9))  # fmt: skip
+        for op in ops:
+            self._complete(op, t)
+
+    def _algorithm_for(self, kind: str, n: int, nbytes: int, inter: bool) -> str:
+        if (kind, self.algorithm) in _KNOWN and self.algorithm != "auto":
+            return self.algorithm
+        return choose_algorithm(kind, n, nbytes, self.cost, inter)
+
+    def _run(self, kind: str, ops: list[Op]):
+        """Compute every rank's result in place; return (algorithm, steps or None, bytes)."""
+        n = len(ops)
+        inter = len({self.node_of.get(op.rank) for op in ops}) > 1
+        if kind in ("all_reduce", "all_reduce_coalesced"):
+            return self._all_reduce(ops, inter)
+        if kind == "broadcast":
+            root = ops[0].root
+            nbytes = ops[0].tensors[0].nbytes
+            steps = schedule("broadcast", "tree", n, nbytes, root) if n <= MAX_EXECUTED_GROUP else None
+            source = ops[root].tensors[0]
+            for op in ops:
+                if op.group_rank != root:
+                    op.tensors[0].copy_(source)
+            return "tree", steps, nbytes
+        if kind == "reduce":
+            root = ops[0].root
+            combine = _Combine(ops[0].reduce_op, n)
+            flats = [combine.prepare(op.tensors[0].detach().reshape(-1).clone()) for op in ops]
+            steps = schedule("reduce", "tree", n, ops[0].tensors[0].nbytes, root) if n <= MAX_EXECUTED_GROUP else None
+            if steps is not None:
+                run_schedule(steps, flats, combine)
+            else:
+                _reduce_in_order(flats, combine, root)
+            combine.finish(flats[root])
+            ops[root].tensors[0].copy_(flats[root].reshape(ops[root].tensors[0].shape))
+            return "tree", steps, ops[0].tensors[0].nbytes
+        if kind == "all_gather":
+            gathered = [op.tensors[0] for op in ops]
+            for op in ops:
+                for out, data in zip(op.outputs, gathered, strict=True):
+                    out.copy_(data)
+            nbytes = sum(t.nbytes for t in gathered)
+            steps = schedule("all_gather", "ring", n, nbytes) if n <= MAX_EXECUTED_GROUP else None
+            return "ring", steps, nbytes
+        if kind == "all_gather_into_tensor":
+            data = torch.cat([op.tensors[0].reshape(-1) for op in ops])
+            for op in ops:
+                op.outputs[0].copy_(data.reshape(op.outputs[0].shape))
+            nbytes = data.nbytes
+            return "ring", schedule("all_gather", "ring", n, nbytes) if n <= MAX_EXECUTED_GROUP else None, nbytes
+        if kind in ("reduce_scatter", "reduce_scatter_tensor"):
+            combine = _Combine(ops[0].reduce_op, n)
+            if kind == "reduce_scatter":
+                pieces = [[combine.prepare(t.detach().reshape(-1)) for t in op.extra["inputs"]] for op in ops]
+            else:
+                pieces = [list(torch.chunk(combine.prepare(op.extra["input"].detach().reshape(-1)), n)) for op in ops]
+            for i, op in enumerate(ops):
+                acc = pieces[0][i].clone()
+                for j in range(1, n):
+                    combine(acc, pieces[j][i])
+                combine.finish(acc)
+                op.tensors[0].copy_(acc.reshape(op.tensors[0].shape))
+            nbytes = sum(p.nbytes for p in pieces[0])
+            return "ring", schedule("reduce_scatter", "ring", n, nbytes) if n <= MAX_EXECUTED_GROUP else None, nbytes
+        if kind == "all_to_all":
+            for i, op in enumerate(ops):
+                for j, out in enumerate(op.outputs):
+                    out.copy_(ops[j].extra["inputs"][i])
+            nbytes = sum(t.nbytes for t in ops[0].extra["inputs"])
+            return "direct", None, nbytes
+        if kind == "all_to_all_single":
+            splits_in = [_splits(op.extra["input"], op.extra["input_splits"], n) for op in ops]
+            for i, op in enumerate(ops):
+                parts = [splits_in[j][i] for j in range(n)]
+                op.outputs[0].copy_(torch.cat([p.reshape(-1) for p in parts]).reshape(op.outputs[0].shape))
+            return "direct", None, ops[0].extra["input"].nbytes
+        if kind == "gather":
+            root = ops[0].root
+            for out, op in zip(ops[root].outputs, ops, strict=True):
+                out.copy_(op.tensors[0])
+            return "direct", None, sum(op.tensors[0].nbytes for op in ops)
+        if kind == "scatter":
+            root = ops[0].root
+            for op, data in zip(ops, ops[root].extra["inputs"], strict=True):
+                op.tensors[0].copy_(data)
+            return "direct", None, sum(t.nbytes for t in ops[root].extra["inputs"])
+        if kind == "barrier":
+            return "tree", schedule("all_reduce", "tree", n, 4) if n <= MAX_EXECUTED_GROUP else None, 4
+        raise RuntimeError(f"simdist does not simulate {kind} yet")  # pragma: no cover
+
+    def _all_reduce(self, ops: list[Op], inter: bool):
+        n = len(ops)
+        tensors = [t for op in ops for t in op.tensors[:1]]
+        nbytes = tensors[0].nbytes
+        algorithm = self._algorithm_for("all_reduce", n, nbytes, inter)
+        combine = _Combine(ops[0].reduce_op, n)
+        count = len(ops[0].tensors)
+        steps_out = None
+        for index in range(count):  # coalesced all-reduces reduce each tensor alike
+            inputs = [op.tensors[index] for op in ops]
+            flats = [combine.prepare(t.detach().reshape(-1).clone()) for t in inputs]
+            if n <= MAX_EXECUTED_GROUP:
+                steps = schedule("all_reduce", algorithm, n, inputs[0].nbytes)
+                run_schedule(steps, flats, combine)
+                steps_out = steps if index == 0 else steps_out
+            else:
+                _reduce_in_order(flats, combine, 0)
+                for f in flats[1:]:
+                    f.copy_(flats[0])
+            for flat, t in zip(flats, inputs, strict=True):
+                combine.finish(flat)
+                t.copy_(flat.reshape(t.shape))
+        return algorithm, steps_out, nbytes
+
+
+_KNOWN = {("all_reduce", "ring"), ("all_reduce", "tree"), ("all_reduce", "recursive_doubling")}
+
+
+def _reduce_in_order(flats: list[torch.Tensor], combine: _Combine, root: int) -> None:
+    target = flats[root]
+    for i, f in enumerate(flats):
+        if i != root:
+            combine(target, f)
+
+
+def _splits(tensor: torch.Tensor, sizes: list[int] | None, n: int) -> list[torch.Tensor]:
+    if not sizes:
+        return list(torch.chunk(tensor, n))
+    return list(torch.split(tensor, sizes))
+
+
+def _group_name(op: Op) -> str:
+    return "WORLD" if op.group[1] == "WORLD" else f"group{op.group[0]}:{list(op.group[1])}"
+
+
+def _str_keys(mapping: dict[int, str]) -> dict[str, str]:
+    return {str(k): v for k, v in mapping.items()}
+
+
+_ = itertools  # (kept for readers: FIFO matching relies on list order, not counters)

@@ -1,0 +1,249 @@
+"""Scenarios: ordinary ``torch.distributed`` code, run rank by rank on the virtual clock.
+
+A scenario is ``def scenario(dist): ...`` — ``dist`` is ``torch.distributed`` itself,
+already initialised for the rank (``init_process_group`` done, as torchrun's workers
+would do it). Each rank runs on its own greenlet; when it blocks in a collective it
+yields to the kernel, which resumes it when the collective completes. Ranks that
+can run at the same virtual time run one at a time, in an order drawn from the seed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._errors import ConfigError
+
+if TYPE_CHECKING:
+    from ._agent import Agent, WorkerRun
+    from ._simulate import Simulation
+    from ._world import World
+
+__all__ = ["Scenario", "ScenarioOptions", "load_scenario", "scenario_program"]
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A named scenario function; ``ref`` is how to find it again (``NAME`` or ``FILE.py:FUNC``)."""
+
+    name: str
+    ref: str
+    func: Callable[[Any], Any]
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScenarioOptions:
+    """How the simulated process groups behave."""
+
+    backend: str = "gloo"  # which backend to imitate: gloo or nccl
+    algorithm: str = "auto"  # all_reduce algorithm: auto (cheapest), ring, tree, recursive_doubling
+    timeout: float | None = None  # init_process_group timeout; None: the backend's default
+    trace_steps: bool = True
+    alpha_intra: float = 2e-6
+    beta_intra: float = 1 / 150e9
+    alpha_inter: float = 10e-6
+    beta_inter: float = 1 / 25e9
+    gamma: float = 1 / 500e9
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("gloo", "nccl"):
+            raise ConfigError(f"unknown backend {self.backend!r}: simdist simulates gloo and nccl")
+        if self.algorithm not in ("auto", "ring", "tree", "recursive_doubling"):
+            raise ConfigError(f"unknown algorithm {self.algorithm!r}: auto, ring, tree or recursive_doubling")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ConfigError("the process-group timeout must be positive")
+        for name in ("alpha_intra", "beta_intra", "alpha_inter", "beta_inter", "gamma"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must not be negative")
+
+    @property
+    def pg_timeout(self) -> float:
+        if self.timeout is not None:
+            return self.timeout
+        return 600.0 if self.backend == "nccl" else 1800.0  # torch's defaults
+
+
+def load_scenario(ref: str) -> Scenario:
+    """A built-in scenario by name, or ``path/to/file.py:function``."""
+    from . import scenarios
+
+    if ":" not in ref:
+        if ref not in scenarios.BUILTIN:
+            known = ", ".join(sorted(scenarios.BUILTIN))
+            raise ConfigError(f"unknown scenario {ref!r}; built-in ones: {known}; or give FILE.py:FUNCTION")
+        func = scenarios.BUILTIN[ref]
+        return Scenario(ref, ref, func, (func.__doc__ or "").strip().splitlines()[0])
+    path_text, _, func_name = ref.rpartition(":")
+    path = Path(path_text)
+    if not path.is_file():
+        raise ConfigError(f"scenario file {path_text!r} does not exist")
+    spec = importlib.util.spec_from_file_location(f"simdist_scenario_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"cannot import {path_text!r} as Python")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's file: report what went wrong in one line
+        raise ConfigError(f"importing {path_text} failed: {type(exc).__name__}: {exc}") from None
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise ConfigError(f"{path_text} has no function {func_name!r}")
+    return Scenario(func_name, ref, func, ((func.__doc__ or "").strip().splitlines() or [""])[0])
+
+
+class _EnvSwitcher:
+    """Keeps ``os.environ`` showing the running rank's torchrun variables.
+
+    Scenarios may read ``os.environ["LOCAL_RANK"]`` as real workers do; only the keys
+    that differ between ranks are rewritten on each switch.
+    """
+
+    def __init__(self) -> None:
+        self.current: dict[str, str] = {}
+        self.saved: dict[str, str | None] = {}
+
+    def apply(self, env: dict[str, str | None]) -> None:
+        for key, value in env.items():
+            if value is None or self.current.get(key) == value:
+                continue
+            if key not in self.saved:
+                self.saved[key] = os.environ.get(key)
+            os.environ[key] = value
+            self.current[key] = value
+
+    def restore(self) -> None:
+        for key, value in self.saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self.saved.clear()
+        self.current.clear()
+
+
+class ScenarioRunner:
+    """Everything one simulation needs to run scenarios: torch set up once, per-rank state."""
+
+    def __init__(self, sim: Simulation, scenario: Scenario, options: ScenarioOptions) -> None:
+        import torch.distributed as dist
+
+        from . import _torch_world
+
+        self.sim = sim
+        self.scenario = scenario
+        self.options = options
+        self.dist = dist
+        self.store = dist.HashStore()
+        self.env = _EnvSwitcher()
+        self.runtimes: dict[Any, Any] = {}
+        self._install = _torch_world.install()
+        self._install.__enter__()
+        _torch_world.set_backend_factory(self._create_pg)
+
+    def close(self) -> None:
+        self._install.__exit__(None, None, None)
+        self.env.restore()
+
+    def _create_pg(self, store, rank, size, timeout):
+        import greenlet
+
+        from ._sim_backend import SimProcessGroup
+
+        return SimProcessGroup(self.runtimes[greenlet.getcurrent()], rank, size)
+
+    def engine_for(self, world: World):
+        if world.engine is None:
+            from ._algorithms import CostModel
+            from ._collectives import CollectiveEngine
+
+            o = self.options
+            cost = CostModel(o.alpha_intra, o.beta_intra, o.alpha_inter, o.beta_inter, o.gamma)
+            world.engine = CollectiveEngine(self.sim, world, o.backend, o.algorithm, cost, o.pg_timeout, o.trace_steps)
+        return world.engine
+
+
+def scenario_program(runner: ScenarioRunner):
+    """The worker program for :class:`Simulation`: runs the scenario on a greenlet per rank."""
+
+    def program(sim: Simulation, agent: Agent, worker: WorkerRun, world: World):
+        import greenlet
+
+        from . import _torch_world
+        from ._sim_backend import ProcessAborted, RankRuntime
+        from ._world import WorkerError
+
+        engine = runner.engine_for(world)
+        runtime = RankRuntime(engine, worker.rank, runner.options.backend)
+        size = world.size
+        env = worker.env
+        timeout = timedelta(seconds=runner.options.pg_timeout)
+
+        def body():
+            _torch_world.init_rank(worker.rank, size, runner.store, timeout)
+            return runner.scenario.func(runner.dist)
+
+        glet = greenlet.greenlet(body)
+        runtime.glet = glet
+        runner.runtimes[glet] = runtime
+        _torch_world.new_rank_world(glet, worker.rank)
+        engine.rank_started(worker.rank, agent.machine.index)
+        outcome: tuple[str, Any]
+        reply: Any = None
+        try:
+            while True:
+                runner.env.apply(env)
+                try:
+                    request = glet.switch(reply) if reply is not None else glet.switch()
+                except ProcessAborted as abort:
+                    error = WorkerError("SIGABRT", str(abort))
+                    error.exit_code = -6
+                    raise error from None
+                except Exception as exc:
+                    raise WorkerError(type(exc).__name__, _one_line(exc)) from None
+                if glet.dead:
+                    outcome = ("ok", request)
+                    break
+                _, event = request
+                try:
+                    yield event
+                except WorkerError:
+                    pass  # the rank sees the failure in its own stack, via the event
+                reply = ("resume",)
+        finally:
+            if glet.dead or not glet:
+                runner.runtimes.pop(glet, None)
+        engine.rank_finished(worker.rank)
+        return _plain(outcome[1])
+
+    return program
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly copy of a scenario's return value (tensors become lists)."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+_ = sys  # scenarios run in this interpreter; nothing else to set up
+_unused = importlib
