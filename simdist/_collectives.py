@@ -369,6 +369,10 @@ class CollectiveEngine:
             return
         self.state[rank] = "blocked"
         self.blocked_on[rank] = op
+        gone = [r for r, state in sorted(self.state.items()) if state == "done" and self._waits_for(op, r)]
+        if gone and not op.matched:  # waiting for a process that has already exited
+            self._peer_gone(gone[0], closed=True)
+            return
         self._check_deadlock()
 
     def resumed(self, rank: int) -> None:

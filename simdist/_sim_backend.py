@@ -235,13 +235,13 @@ class SimProcessGroup(dist.ProcessGroup):
 
     def reduce_scatter_single(self, output, input, opts=None):
         self._check_reduce_op(opts.reduceOp, output)
+        out_rows = output.shape[0] if output.dim() else 1
+        in_rows = input.shape[0] if input.dim() else 1
+        if self._runtime.backend == "gloo" and out_rows * self._sim_size != in_rows:
+            raise RuntimeError(
+                f"Check failed: outputShape[0] * worldSize == inputShape[0] ({out_rows * self._sim_size} vs. {in_rows})."
+            )
         if output.numel() * self._sim_size != input.numel():
-            if self._runtime.backend == "gloo":
-                raise RuntimeError(
-                    f"Check failed: outputShape[0] * worldSize == inputShape[0] "
-                    f"({output.shape[0] * self._sim_size if output.dim() else self._sim_size} vs. "
-                    f"{input.shape[0] if input.dim() else 1})."
-                )
             raise ValueError("input tensor must be the same size as output size times world size")
         return self._submit("reduce_scatter_tensor", [output], reduce_op=opts.reduceOp, extra={"input": input})
 

@@ -2,7 +2,8 @@
 
 import sys
 from enum import Enum
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
@@ -11,6 +12,8 @@ from .._plan import make_plan
 from .._spec import LaunchSpec
 from . import app
 from ._launch_options import COMMAND_PARAMETER, launch_options
+
+REAL_PANEL = "Real run (--real)"
 
 
 class ExplainFormat(str, Enum):
@@ -27,12 +30,39 @@ def explain(
     format: Annotated[
         ExplainFormat, typer.Option("--format", "-f", help="table (default), tree, env (export lines) or json.")
     ] = ExplainFormat.table,
+    plot: Annotated[
+        Optional[Path], typer.Option("--plot", help="Also draw the rank-to-GPU map (.png or .svg).", metavar="FILE")
+    ] = None,
+    real: Annotated[
+        bool, typer.Option("--real", help="Run it through real torchrun (env scenario) and compare.", rich_help_panel=REAL_PANEL)
+    ] = False,
+    local_nodes: Annotated[
+        bool, typer.Option("--local-nodes", help="With --real: one torchrun agent per node on 127.0.0.1.", rich_help_panel=REAL_PANEL)
+    ] = False,
+    backend: Annotated[
+        str, typer.Option("--backend", help="With --real: auto, gloo or nccl.", rich_help_panel=REAL_PANEL)
+    ] = "auto",
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="With --real: stop everything after this many seconds.", rich_help_panel=REAL_PANEL)
+    ] = 120.0,
+    report: Annotated[
+        Path, typer.Option("--report", help="With --real: where to write simdist.report/1.", rich_help_panel=REAL_PANEL)
+    ] = Path("simdist-report.json"),
     command: COMMAND_PARAMETER = None,
 ) -> int:
     """Show the ranks, GPUs and environment torchrun will give every worker.
 
     [bold]simdist explain --nnodes 2 --nproc 2[/bold]  ·  [bold]simdist explain -- torchrun --nnodes=2 --nproc-per-node=4 --node-rank=1 train.py[/bold]
     """
+    if real:
+        from ._real_view import run as run_real
+
+        return run_real(spec, scenario="env", backend=backend, timeout=timeout, local_nodes=local_nodes,
+                        pg_timeout=None, report_path=report, plot=plot)  # fmt: skip
+    if plot is not None:
+        from ..plot import check_path  # matplotlib loads only when a picture is asked for
+
+        check_path(plot)
     plan = make_plan(spec)
     if format is ExplainFormat.table:
         from rich.console import Console
@@ -46,4 +76,8 @@ def explain(
         sys.stdout.write(render_env(plan, node_rank=spec.node_rank) + "\n")
     else:
         sys.stdout.write(plan_json(plan) + "\n")
+    if plot is not None:
+        from ..plot import rank_map, save
+
+        save(rank_map(plan.to_dict()), plot)
     return 0

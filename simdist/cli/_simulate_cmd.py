@@ -13,6 +13,7 @@ from . import app
 from ._launch_options import COMMAND_PARAMETER, launch_options
 
 SIM_PANEL = "Simulation"
+REAL_PANEL = "Real run (--real)"
 SCENARIO_PANEL = "Scenario and collectives"
 
 
@@ -128,6 +129,23 @@ def simulate(
     latency_inter: Annotated[float, typer.Option("--latency-inter", help="α between nodes, µs.", rich_help_panel=SCENARIO_PANEL)] = 10.0,
     bandwidth_inter: Annotated[float, typer.Option("--bandwidth-inter", help="Bandwidth between nodes, GB/s.", rich_help_panel=SCENARIO_PANEL)] = 25.0,
     steps: Annotated[bool, typer.Option("--steps/--no-steps", help="Record every algorithm step in the trace.", rich_help_panel=SCENARIO_PANEL)] = True,
+    plot: Annotated[
+        Optional[Path], typer.Option("--plot", help="Also draw the run: rank map, timeline, collective steps (.png/.svg).",
+                                     metavar="FILE", rich_help_panel=SIM_PANEL)
+    ] = None,
+    real: Annotated[
+        bool, typer.Option("--real", help="Run the scenario through real torchrun and compare with the prediction.",
+                           rich_help_panel=REAL_PANEL)
+    ] = False,
+    local_nodes: Annotated[
+        bool, typer.Option("--local-nodes", help="With --real: one torchrun agent per node on 127.0.0.1.", rich_help_panel=REAL_PANEL)
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="With --real: stop everything after this many seconds.", rich_help_panel=REAL_PANEL)
+    ] = 120.0,
+    report: Annotated[
+        Path, typer.Option("--report", help="With --real: where to write simdist.report/1.", rich_help_panel=REAL_PANEL)
+    ] = Path("simdist-report.json"),
     command: COMMAND_PARAMETER = None,
 ) -> int:
     """Simulate the launch — agents, rendezvous, ranks, workers, failures — on a virtual clock.
@@ -137,6 +155,15 @@ def simulate(
     from .._simulate import SimOptions, parse_failure, simulate as run_simulation
     from .._timeline import render_timeline
 
+    if real:
+        from ._real_view import run as run_real
+
+        return run_real(spec, scenario=scenario or "env", backend=backend.value, timeout=timeout, local_nodes=local_nodes,
+                        pg_timeout=pg_timeout, report_path=report, plot=plot)  # fmt: skip
+    if plot is not None:
+        from ..plot import check_path  # matplotlib loads only when a picture is asked for
+
+        check_path(plot)
     if work < 0:
         raise ConfigError("--work must not be negative")
     if min(bandwidth_intra, bandwidth_inter) <= 0 or min(latency_intra, latency_inter) < 0:
@@ -169,4 +196,8 @@ def simulate(
         sys.stdout.write(result.to_json() + "\n")
     else:
         sys.stdout.write(render_timeline(result) + "\n")
+    if plot is not None:
+        from ..plot import draw, save
+
+        save(draw(result.to_dict()), plot)
     return 0 if result.ok else 1

@@ -1,0 +1,110 @@
+"""``--real``: run through torchrun, show predicted vs observed, write the report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .._checks import is_loopback
+from .._errors import RealRunFailed
+from .._spec import LaunchSpec, resolve_rendezvous
+
+REAL_PANEL = "Real run (--real)"
+
+
+def _cell(value) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return text if len(text) <= 40 else text[:37] + "…"
+
+
+def show(report: dict, console) -> None:
+    """Predicted and observed side by side, then the differences and the diagnosis."""
+    from rich.table import Table
+    from rich.text import Text
+
+    plan_workers = {w["rank"]: w for w in report["plan"]["workers"]}
+    observed = {w["rank"]: w for w in report["workers"]}
+    predicted_results = report.get("predicted_results") or {}
+    differing = {d["rank"] for d in report["comparison"]["differences"]}
+    table = Table(title=f"Predicted vs observed · scenario {report['scenario']} · backend {report['backend']} · "
+                        f"torch {report.get('torch_version')}", title_justify="left", header_style="bold cyan")  # fmt: skip
+    for column in ("RANK", "node", "LOCAL_RANK", "GPU", "predicted result", "observed result", "host / pid / device", ""):
+        table.add_column(column)
+    ranks = sorted(set(plan_workers) | set(observed))
+    shown = ranks if len(ranks) <= 40 else ranks[:32] + ranks[-4:]
+    for rank in shown:
+        plan, seen = plan_workers.get(rank), observed.get(rank)
+        device = (seen or {}).get("device") or {}
+        where = "—" if seen is None else f"{seen['hostname']} / {seen['pid']} / {device.get('type', '?')}" + (
+            f":{device['index']}" if device.get("index") is not None else ""
+        )
+        result = "—" if seen is None else (f"✗ {seen['error']['type']}" if seen.get("error") else _cell(seen.get("result")))
+        ok = rank not in differing
+        table.add_row(
+            str(rank),
+            str(plan["node_rank"]) if plan else "?",
+            str(plan["local_rank"]) if plan else "?",
+            "none" if not plan or plan["gpu"] is None else str(plan["gpu"]),
+            _cell(predicted_results.get(str(rank))),
+            result,
+            where,
+            Text("✓", style="green") if ok else Text("✗", style="bold red"),
+        )
+    console.print(table)
+    differences = report["comparison"]["differences"]
+    if differences:
+        console.print(Text(f"{len(differences)} difference(s) from the prediction:", style="bold red"))
+        for d in differences[:20]:
+            who = f"rank {d['rank']}" if d["rank"] is not None else "launch"
+            console.print(f"  {who}: {d['field']}: predicted {_cell(d['predicted'])}, observed {_cell(d['observed'])}",
+                          highlight=False, markup=False)  # fmt: skip
+        if len(differences) > 20:
+            console.print(f"  … {len(differences) - 20} more in the report", highlight=False)
+    if report.get("diagnosis"):
+        console.print(Text(f"diagnosis: {report['diagnosis']}", style="red"), highlight=False)
+    if report["comparison"]["matches"]:
+        console.print(Text(f"✓ real torchrun matched the prediction for all {len(observed)} ranks", style="bold green"))
+
+
+def run(spec: LaunchSpec, *, scenario: str, backend: str, timeout: float, local_nodes: bool, pg_timeout: float | None,
+        report_path: Path, plot: Path | None) -> int:  # fmt: skip
+    """Run for real and report; the exit status says whether reality matched."""
+    from rich.console import Console
+
+    from .._files import write_atomic
+    from ..real._run import RealOptions, require_torch, run_real
+
+    require_torch()
+    if plot is not None:
+        from ..plot import check_path
+
+        check_path(plot)
+    err = Console(stderr=True, highlight=False)
+    setup = resolve_rendezvous(spec)
+    host = setup.master_addr if setup.backend == "static" else setup.endpoint_host
+    if not local_nodes and host and not is_loopback(host) and spec.max_nodes > 1:
+        err.print(f"warning: the rendezvous store on {host} has no authentication — keep it on a trusted network")
+    options = RealOptions(scenario=scenario, backend=backend, timeout=timeout, local_nodes=local_nodes,
+                          pg_timeout=pg_timeout or 60.0)  # fmt: skip
+    report = run_real(spec, options)
+    console = Console(highlight=False)
+    here = report["nodes_run_here"]
+    if report["gathered_by"] is None and len(here) < spec.max_nodes and not report["workers"]:
+        raise RealRunFailed("no worker reported on this machine; see torchrun's output above")
+    cluster_share = len(here) < spec.max_nodes and report["gathered_by"] is None
+    if cluster_share:
+        where = report["plan"]["launch"]["master_addr"] or "the node with group rank 0"
+        console.print(f"node {here[0]} ran its share: {len(report['workers'])} workers reported here; the full report "
+                      f"is written on the machine whose worker got RANK 0 ({where})")  # fmt: skip
+        return 0 if not any(w.get("error") for w in report["workers"]) else 1
+    show(report, console)
+    write_atomic(report_path, json.dumps(report, indent=2) + "\n")
+    console.print(f"report: {report_path}")
+    if plot is not None:
+        from ..plot import rank_map, save
+
+        save(rank_map(report), plot)
+        console.print(f"plot: {plot}")
+    sys.stdout.flush()
+    return 0 if report["comparison"]["matches"] else 1

@@ -1,0 +1,274 @@
+"""Run a launch for real — torch's own launcher, our small worker — and compare with the prediction.
+
+``run_real`` starts ``python -m torch.distributed.run`` (one agent per node with
+``local_nodes``, else this machine's share), bounds everything by ``timeout``,
+collects the workers' records and returns a ``simdist.report/1`` dict. The parent
+process never imports torch; only the workers (and the prediction of scenario
+results, computed while torchrun runs) do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import os
+import secrets
+import socket
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._commands import torchrun_argv
+from .._errors import ConfigError, RealModeUnavailable
+from .._plan import make_plan
+from .._spec import LaunchSpec, resolve_rendezvous
+from ._agents import AgentResult, clean_launcher_env, free_port, run_agents
+from ._report import REPORT_SCHEMA, child_failed_root_cause, compare, relevant_env
+
+__all__ = ["RealOptions", "run_real"]
+
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
+WORKER_MODULE = "simdist.real._worker"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RealOptions:
+    """How to run for real."""
+
+    scenario: str = "env"
+    backend: str = "auto"  # auto | gloo | nccl
+    timeout: float = 120.0  # the whole run, seconds
+    local_nodes: bool = False  # one agent per node on 127.0.0.1
+    pg_timeout: float = 60.0  # init_process_group timeout inside the workers
+    predict_results: bool = True
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("auto", "gloo", "nccl"):
+            raise ConfigError(f"unknown backend {self.backend!r}: auto, gloo or nccl")
+        if self.timeout <= 0 or self.pg_timeout <= 0:
+            raise ConfigError("timeouts must be positive")
+
+
+def require_torch() -> None:
+    """Real mode needs torch in this interpreter (torchrun and the workers use it)."""
+    if importlib.util.find_spec("torch") is None:
+        raise RealModeUnavailable(
+            f"real mode runs torchrun, but torch is not installed for {sys.executable}: pip install torch"
+        )
+
+
+def local_spec(spec: LaunchSpec) -> LaunchSpec:
+    """The same launch with every node on this machine (127.0.0.1, free ports)."""
+    port = free_port()
+    changes: dict[str, Any] = {"hosts": ("127.0.0.1",) * spec.max_nodes}
+    setup = resolve_rendezvous(spec)
+    if setup.backend == "static" and setup.mode == "explicit":
+        changes.update(master_addr="127.0.0.1", master_port=port, rdzv_endpoint="")
+    elif setup.mode == "explicit":
+        changes.update(rdzv_endpoint=f"127.0.0.1:{port}")
+    return dataclasses.replace(spec, **changes)
+
+
+def _worker_spec(spec: LaunchSpec) -> LaunchSpec:
+    return dataclasses.replace(spec, module=True, no_python=False, script=(WORKER_MODULE,))
+
+
+def _machines(spec: LaunchSpec, local_nodes: bool) -> list[int]:
+    if local_nodes or spec.max_nodes == 1:
+        return list(range(spec.max_nodes))
+    if spec.node_rank is None and resolve_rendezvous(spec).backend == "static":
+        raise ConfigError("--real on a cluster: run the same command on every machine with its own --node-rank "
+                          "(or use --local-nodes to run every node on this machine)")  # fmt: skip
+    return [spec.node_rank or 0]
+
+
+def _environment(spec: LaunchSpec, options: RealOptions, out: Path, token: str) -> dict[str, str]:
+    env = clean_launcher_env()
+    env.update(spec.env)
+    env.update(
+        SIMDIST_SCENARIO=options.scenario, SIMDIST_OUT=str(out), SIMDIST_BACKEND=options.backend,
+        SIMDIST_PG_TIMEOUT=str(options.pg_timeout), SIMDIST_TOKEN=token,
+        SIMDIST_GATHER_TIMEOUT=str(max(5.0, min(30.0, options.timeout / 4))),
+    )  # fmt: skip
+    return env
+
+
+def _predict_results(spec: LaunchSpec, options: RealOptions, backend: str) -> dict[int, Any] | None:
+    from .._scenario import ScenarioOptions
+    from .._simulate import SimOptions, simulate
+
+    trace = simulate(spec, start_times=(0.0,) * spec.max_nodes, options=SimOptions(), scenario=options.scenario,
+                     scenario_options=ScenarioOptions(backend=backend if backend != "auto" else "gloo",
+                                                      trace_steps=False))  # fmt: skip
+    if trace.outcome != "ok":
+        return {"outcome": trace.outcome, "diagnosis": trace.diagnosis}  # type: ignore[dict-item]
+    return {r["rank"]: r["result"] for r in trace.results}
+
+
+def run_real(spec: LaunchSpec, options: RealOptions, *, out_dir: str | None = None) -> dict:
+    """Run the scenario through real torchrun; return the ``simdist.report/1`` document."""
+    require_torch()
+    from ..scenarios import BUILTIN
+
+    if ":" not in options.scenario and options.scenario not in BUILTIN:
+        raise ConfigError(f"unknown scenario {options.scenario!r}; built-in ones: {', '.join(sorted(BUILTIN))}")
+    if options.local_nodes:
+        spec = local_spec(spec)
+    machines = _machines(spec, options.local_nodes)
+    token = secrets.token_hex(4)
+    with tempfile.TemporaryDirectory(prefix="simdist-real-", dir=out_dir) as folder:
+        out = Path(folder)
+        env = _environment(spec, options, out, token)
+        worker_spec = _worker_spec(dataclasses.replace(spec, launcher_env={**dict(spec.launcher_env)}))
+        commands = [torchrun_argv(worker_spec, m, launcher=" ".join(TORCHRUN)) for m in machines]
+        per_agent = [_visible_devices_env(spec, m) for m in machines]
+        prediction: dict[str, Any] = {}
+        predictor = threading.Thread(target=_predict_into, args=(prediction, spec, options), daemon=True)
+        if options.predict_results:
+            predictor.start()  # the simulation runs while torchrun does: it costs no wall time
+        results = run_agents(commands, env=env, timeout=options.timeout, env_per_agent=per_agent)
+        if options.predict_results:
+            predictor.join(timeout=max(30.0, options.timeout))
+        records = _records(out)
+    return _report(spec, options, machines, results, records, prediction)
+
+
+def _predict_into(box: dict, spec: LaunchSpec, options: RealOptions) -> None:
+    try:
+        box["results"] = _predict_results(spec, options, options.backend)
+    except Exception as exc:  # a prediction failure is reported, never fatal
+        box["error"] = f"{type(exc).__name__}: {exc}"
+
+
+def _visible_devices_env(spec: LaunchSpec, machine: int) -> dict[str, str]:
+    if spec.visible_devices is not None and spec.visible_devices[machine] is not None:
+        return {"CUDA_VISIBLE_DEVICES": spec.visible_devices[machine]}
+    return {}
+
+
+def _records(out: Path) -> tuple[list[dict], str | None]:
+    gathered = out / "records.json"
+    if gathered.exists():
+        data = json.loads(gathered.read_text())
+        local = {r["rank"]: r for r in _local_records(out)}
+        merged = {r["rank"]: r for r in data["records"]}
+        merged.update({k: v for k, v in local.items() if k not in merged})
+        return [merged[r] for r in sorted(merged)], data.get("gathered_by")
+    return _local_records(out), None
+
+
+def _local_records(out: Path) -> list[dict]:
+    records = []
+    for path in sorted(out.glob("rank*.json")):
+        try:
+            records.append(json.loads(path.read_text()))
+        except json.JSONDecodeError:  # pragma: no cover - workers write atomically
+            continue
+    return sorted(records, key=lambda r: r["rank"])
+
+
+def _node_of_pid(results: list[AgentResult], machines: list[int]) -> dict[int, int]:
+    return {pid: machine for result, machine in zip(results, machines, strict=True) for pid in result.pids}
+
+
+def _predicted_plan(spec: LaunchSpec, machines: list[int], results: list[AgentResult], records: list[dict]) -> dict:
+    """The plan, with c10d's group order predicted from the agents' real descriptors (FQDN, pid)."""
+    setup = resolve_rendezvous(spec)
+    fqdn = socket.getfqdn()
+    if setup.backend == "c10d":
+        pids = {machine: result.pids[0] for machine, result in zip(machines, results, strict=True) if result.pids}
+        order = sorted(machines, key=lambda m: (fqdn, pids.get(m, 0)))
+        hosts = spec.hosts if spec.hosts is not None else (fqdn,) * spec.max_nodes
+        plan = make_plan(dataclasses.replace(spec, hosts=tuple(fqdn if h == "127.0.0.1" else h for h in hosts)),
+                         order=order if len(order) == spec.max_nodes else None)  # fmt: skip
+    else:
+        plan = make_plan(spec)
+    data = plan.to_dict()
+    if len(machines) < spec.max_nodes and not records:  # a cluster node with nothing to compare here
+        return data
+    return data
+
+
+def _report(spec, options, machines, results, records_and_host, prediction) -> dict:
+    records, gathered_by = records_and_host
+    plan = _predicted_plan(spec, machines, results, records)
+    node_of = _node_of_pid(results, machines)
+    backend = records[0]["backend"] if records else (options.backend if options.backend != "auto" else "gloo")
+    workers = []
+    for record in records:
+        workers.append({
+            "rank": record["rank"], "local_rank": record["local_rank"], "group_rank": record["group_rank"],
+            "node_rank": node_of.get(record["pid"], record["group_rank"]), "env": relevant_env(record["env"]),
+            "hostname": record["hostname"], "pid": record["pid"], "device": record.get("device"),
+            "backend": record.get("backend"), "result": record.get("result"), "error": record.get("error"),
+        })  # fmt: skip
+    predicted = prediction.get("results")
+    full_run = len(machines) == spec.max_nodes or gathered_by is not None
+    expected_workers = plan["workers"] if full_run else [w for w in plan["workers"] if w["node_rank"] in machines]
+    differences = compare({**plan, "workers": expected_workers}, predicted if isinstance(predicted, dict) and
+                          "outcome" not in predicted else None, workers, backend=backend)  # fmt: skip
+    for result, machine in zip(results, machines, strict=True):
+        if result.timed_out:
+            differences.append({"rank": None, "field": f"node {machine}", "predicted": "exits",
+                                "observed": f"still running after {options.timeout:g} s (killed)"})  # fmt: skip
+        elif result.returncode not in (0, None) and not any(d["field"] == "error" for d in differences):
+            differences.append({"rank": None, "field": f"node {machine}", "predicted": "exit 0",
+                                "observed": f"torchrun exited {result.returncode}"})  # fmt: skip
+    agents = [
+        {"node": machine, "argv": result.argv, "returncode": result.returncode, "timed_out": result.timed_out,
+         "stderr_tail": result.stderr.splitlines()[-25:], "pids": result.pids}
+        for result, machine in zip(results, machines, strict=True)
+    ]  # fmt: skip
+    report = {
+        "schema": REPORT_SCHEMA,
+        "launch": plan["launch"],
+        "scenario": options.scenario,
+        "backend": backend,
+        "torch_version": records[0]["torch_version"] if records else None,
+        "plan": plan,
+        "predicted_results": _json_keys(predicted),
+        "prediction_error": prediction.get("error"),
+        "workers": workers,
+        "agents": agents,
+        "gathered_by": gathered_by,
+        "nodes_run_here": machines,
+        "comparison": {"matches": not differences, "differences": differences},
+    }
+    report["diagnosis"] = _diagnosis(report, results)
+    return report
+
+
+def _json_keys(value):
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items()}
+    return value
+
+
+def _diagnosis(report: dict, results: list[AgentResult]) -> str | None:
+    """Name the failing rank and the root cause, as torchrun and the workers reported it."""
+    if report["comparison"]["matches"]:
+        return None
+    for result in results:
+        cause = child_failed_root_cause(result.stderr)
+        if cause is not None:
+            worker = next((w for w in report["workers"] if w["rank"] == cause["rank"]), None)
+            message = cause["message"] or (f"{worker['error']['type']}: {worker['error']['message']}"
+                                           if worker and worker.get("error") else None)  # fmt: skip
+            text = f"rank {cause['rank']} (local_rank {cause['local_rank']}) failed with exit code {cause['exit_code']}"
+            return text + (f": {message}" if message else "")
+    errors = [w for w in report["workers"] if w.get("error")]
+    if errors:
+        first = errors[0]
+        return f"rank {first['rank']} raised {first['error']['type']}: {first['error']['message']}"
+    hung = [d["rank"] for d in report["comparison"]["differences"] if d["field"] == "reported" and d["predicted"]]
+    if any(r.timed_out for r in results):
+        return f"timed out; ranks {', '.join(map(str, hung)) or 'none'} never reported (hung or killed)"
+    return "; ".join(f"rank {d['rank']}: {d['field']} predicted {d['predicted']!r}, observed {d['observed']!r}"
+                     for d in report["comparison"]["differences"][:3])  # fmt: skip
+
+
+_ = os  # the workers inherit the environment we build; nothing else of os is needed here

@@ -1,0 +1,144 @@
+"""The program torchrun starts in real mode: ``python -m simdist.real._worker``.
+
+Each worker does what a well-written training script does — ``set_device`` when it
+uses CUDA, ``init_process_group(init_method="env://")`` — runs the scenario, and
+reports what it saw: its environment, host, pid, device and result. The report goes
+to a file on its own machine and, through torchrun's TCPStore, to the worker with
+RANK 0, which writes every record it got into ``records.json`` on its machine.
+
+Configuration comes from environment variables set by the launching simdist:
+SIMDIST_SCENARIO, SIMDIST_OUT, SIMDIST_BACKEND (auto|gloo|nccl), SIMDIST_PG_TIMEOUT,
+SIMDIST_TOKEN (tells this launch's records apart in the store).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+import traceback
+from datetime import timedelta
+
+RECORD_KEYS_PREFIX = "simdist/records"
+
+
+def _choose_backend(torch, wanted: str) -> str:
+    if wanted != "auto":
+        return wanted
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    if torch.cuda.is_available() and torch.cuda.device_count() >= local:
+        return "nccl"
+    return "gloo"
+
+
+def _device(torch, backend: str) -> dict:
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if backend == "nccl" and torch.cuda.is_available():
+        index = torch.cuda.current_device()
+        return {"type": "cuda", "index": index, "name": torch.cuda.get_device_name(index), "cuda_visible_devices": visible}
+    return {"type": "cpu", "index": None, "name": None, "cuda_visible_devices": visible}
+
+
+def _plain(value):
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().tolist()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def _write(path: str, data: dict) -> None:
+    temp = f"{path}.{os.getpid()}.tmp"
+    with open(temp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    os.replace(temp, path)
+
+
+def main() -> int:
+    try:
+        import torch
+        import torch.distributed as dist
+    except ImportError as exc:  # pragma: no cover - the launcher checked before starting us
+        print(f"simdist worker: torch is not importable: {exc}", file=sys.stderr)
+        return 3
+
+    from simdist._scenario import load_scenario
+
+    out = os.environ["SIMDIST_OUT"]
+    rank = int(os.environ["RANK"])
+    local_rank = int(os.environ["LOCAL_RANK"])
+    backend = _choose_backend(torch, os.environ.get("SIMDIST_BACKEND", "auto"))
+    timeout = float(os.environ.get("SIMDIST_PG_TIMEOUT", "60"))
+    if backend == "nccl":
+        torch.cuda.set_device(local_rank)  # the one line that prevents "Duplicate GPU detected"
+        torch.set_default_device(f"cuda:{local_rank}")
+    record = {
+        "rank": rank,
+        "local_rank": local_rank,
+        "group_rank": int(os.environ["GROUP_RANK"]),
+        "env": {k: v for k, v in os.environ.items() if not k.startswith(("SIMDIST_", "PET_"))},
+        "hostname": socket.gethostname(),
+        "pid": os.getpid(),
+        "backend": backend,
+        "torch_version": torch.__version__,
+        "result": None,
+        "error": None,
+    }
+    code = 0
+    try:
+        dist.init_process_group(backend=backend, init_method="env://", timeout=timedelta(seconds=timeout))
+        record["device"] = _device(torch, backend)
+        scenario = load_scenario(os.environ["SIMDIST_SCENARIO"])
+        record["result"] = _plain(scenario.func(dist))
+    except BaseException as exc:  # the scenario's failure is data for the report
+        record.setdefault("device", _device(torch, backend))
+        message = " ".join(str(exc).split())
+        if isinstance(exc, ModuleNotFoundError) and "numpy" in message:
+            message = "numpy is not installed: torch's *_object collectives need it (pip install numpy)"
+        record["error"] = {"type": type(exc).__name__, "message": message,
+                           "traceback": traceback.format_exc().splitlines()[-6:]}  # fmt: skip
+        code = 1
+    _write(os.path.join(out, f"rank{rank}.json"), record)
+    _publish(record, rank)
+    if code:
+        print(f"[rank{rank}]: {record['error']['type']}: {record['error']['message']}", file=sys.stderr, flush=True)
+    return code
+
+
+def _publish(record: dict, rank: int) -> None:
+    """Share the record through torchrun's store; RANK 0 collects them into records.json."""
+    import torch.distributed as dist
+
+    token = os.environ.get("SIMDIST_TOKEN", "run")
+    world = int(os.environ["WORLD_SIZE"])
+    try:
+        store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False,
+                              timeout=timedelta(seconds=float(os.environ.get("SIMDIST_GATHER_TIMEOUT", "30"))))  # fmt: skip
+        store.set(f"{RECORD_KEYS_PREFIX}/{token}/{rank}", json.dumps(record))
+        if rank != 0:
+            return
+        keys = [f"{RECORD_KEYS_PREFIX}/{token}/{r}" for r in range(world)]
+        deadline = time.monotonic() + float(os.environ.get("SIMDIST_GATHER_TIMEOUT", "30"))
+        records = {}
+        while time.monotonic() < deadline and len(records) < world:
+            for r, key in enumerate(keys):
+                if r not in records and store.check([key]):
+                    records[r] = json.loads(store.get(key))
+            if len(records) < world:
+                time.sleep(0.05)
+        _write(os.path.join(os.environ["SIMDIST_OUT"], "records.json"),
+               {"gathered_by": socket.gethostname(), "records": [records[r] for r in sorted(records)]})  # fmt: skip
+    except Exception as exc:  # the local record still exists; say why gathering failed
+        print(f"simdist worker: could not share the record through the store: {exc}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

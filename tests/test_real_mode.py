@@ -1,0 +1,96 @@
+"""`--real`: torchrun for real, predicted vs observed, failures named, nothing left behind."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from simdist.cli import main
+from simdist.real._agents import alive
+
+pytestmark = pytest.mark.real
+pytest.importorskip("torch")
+
+HERE = Path(__file__).parent
+FAULTY = HERE / "scenarios" / "faulty.py"
+
+
+def _real(capsys, tmp_path, *argv):
+    report = tmp_path / "report.json"
+    code = main(["simulate", "--real", "--report", str(report), *argv])
+    out, err = capsys.readouterr()
+    data = json.loads(report.read_text()) if report.exists() else None
+    return code, out, err, data
+
+
+def _no_orphans(report):
+    pids = [pid for agent in report["agents"] for pid in agent["pids"]]
+    assert pids, "the run should have recorded its processes"
+    assert not [pid for pid in pids if alive(pid)]
+
+
+def test_one_node_two_processes_matches(capsys, tmp_path):
+    code, out, _, report = _real(capsys, tmp_path, "--scenario", "allreduce", "--nnodes", "1", "--nproc", "2")
+    assert code == 0, out
+    assert report["schema"] == "simdist.report/1" and report["comparison"]["matches"]
+    assert [w["result"] for w in report["workers"]] == [[1.0, 2.0], [1.0, 2.0]]
+    assert {"rank", "local_rank", "group_rank", "node_rank", "env", "hostname", "pid", "device", "result"} <= set(
+        report["workers"][0]
+    )
+    assert "matched the prediction for all 2 ranks" in out
+    _no_orphans(report)
+
+
+@pytest.mark.parametrize("nproc", ["2", "1,3"], ids=["2x2", "1+3"])
+def test_local_nodes_match(capsys, tmp_path, nproc):
+    code, out, _, report = _real(capsys, tmp_path, "--scenario", "ring", "--nnodes", "2", "--nproc", nproc, "--local-nodes")
+    assert code == 0, out
+    world = sum(int(p) for p in nproc.split(",")) if "," in nproc else 2 * int(nproc)
+    assert len(report["workers"]) == world
+    assert {w["node_rank"] for w in report["workers"]} == {0, 1}
+    _no_orphans(report)
+
+
+def test_a_wrong_prediction_exits_1_and_shows_the_difference(capsys, tmp_path):
+    code, out, _, report = _real(capsys, tmp_path, "--scenario", f"{FAULTY}:pid_dependent", "--nnodes", "1", "--nproc", "2")
+    assert code == 1
+    assert not report["comparison"]["matches"]
+    assert {d["field"] for d in report["comparison"]["differences"]} == {"result"}
+    assert "difference(s) from the prediction" in out and "result: predicted" in out
+
+
+def test_a_crashing_worker_is_named(capsys, tmp_path):
+    code, out, _, report = _real(capsys, tmp_path, "--scenario", f"{FAULTY}:crash_on_rank_1", "--nnodes", "1",
+                                 "--nproc", "2", "--timeout", "60")  # fmt: skip
+    assert code == 1
+    assert report["diagnosis"].startswith("rank 1")
+    assert "rank 1 fails on purpose" in report["diagnosis"]
+    _no_orphans(report)
+
+
+def test_a_hanging_worker_is_stopped_and_named(capsys, tmp_path):
+    code, out, _, report = _real(capsys, tmp_path, "--scenario", f"{FAULTY}:hang_on_rank_1", "--nnodes", "1",
+                                 "--nproc", "2", "--timeout", "12")  # fmt: skip
+    assert code == 1
+    assert "timed out" in report["diagnosis"] and "1" in report["diagnosis"]
+    _no_orphans(report)
+
+
+def test_torch_missing_exits_3(capsys, monkeypatch, tmp_path):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
+    code, _, err, _ = _real(capsys, tmp_path, "--scenario", "env")
+    assert code == 3
+    assert "pip install torch" in err and len(err.strip().splitlines()) == 1
+
+
+def test_report_is_never_half_written(tmp_path):
+    from simdist._files import write_atomic
+
+    target = tmp_path / "r.json"
+    write_atomic(target, "{}")
+    assert target.read_text() == "{}"
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]

@@ -1,0 +1,55 @@
+"""Against the real thing: built-in scenarios give under real torchrun what the simulator computes."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from simdist import LaunchSpec
+from simdist._scenario import ScenarioOptions
+from simdist._simulate import SimOptions, simulate
+from simdist.real._run import RealOptions, run_real
+
+pytestmark = pytest.mark.real
+pytest.importorskip("torch")
+pytest.importorskip("numpy")  # all_gather_object needs it under real torch
+
+HERE = Path(__file__).parent
+EVERYTHING = f"{HERE / 'scenarios' / 'everything.py'}:everything"
+
+
+@pytest.mark.parametrize(
+    ("spec", "local_nodes"),
+    [(LaunchSpec(nnodes=1, nproc_per_node=3), False), (LaunchSpec(nnodes=2, nproc_per_node=[1, 2]), True)],
+    ids=["1x3", "1+2-local-nodes"],
+)
+def test_builtin_scenarios_match_real_gloo(spec, local_nodes):
+    report = run_real(spec, RealOptions(scenario=EVERYTHING, backend="gloo", local_nodes=local_nodes, timeout=120))
+    assert report["comparison"]["matches"], json.dumps(report["comparison"]["differences"][:5])
+    observed = {w["rank"]: w["result"] for w in report["workers"]}
+    simulated = simulate(spec, start_times=(0.0,) * spec.max_nodes, scenario=EVERYTHING,
+                         options=SimOptions(), scenario_options=ScenarioOptions(backend="gloo"))  # fmt: skip
+    assert simulated.outcome == "ok", simulated.diagnosis
+    for result in simulated.results:
+        assert observed[result["rank"]] == result["result"]
+    assert set(observed[0]) >= {"allreduce", "ring", "subgroups", "objects", "gather"}
+
+
+@pytest.mark.parametrize(
+    ("scenario", "phrase"),
+    [("broken_order", "Timed out waiting 5000ms for recv operation to complete"),
+     ("broken_skip", "Connection closed by peer")],
+)
+def test_broken_scenarios_fail_under_real_gloo_as_the_simulator_says(scenario, phrase):
+    spec = LaunchSpec(nnodes=1, nproc_per_node=2)
+    trace = simulate(spec, start_times=(0.0,), scenario=scenario,
+                     scenario_options=ScenarioOptions(backend="gloo", timeout=5.0))  # fmt: skip
+    assert trace.outcome in ("collective_mismatch", "deadlock")
+    simulated_errors = [e.detail.get("message", "") for e in trace.of_kind("worker_exit") if e.detail.get("code")]
+    assert any(phrase in message for message in simulated_errors), simulated_errors
+
+    report = run_real(spec, RealOptions(scenario=scenario, backend="gloo", pg_timeout=5.0, timeout=90,
+                                        predict_results=False))  # fmt: skip
+    assert not report["comparison"]["matches"]
+    real_errors = [w["error"]["message"] for w in report["workers"] if w.get("error")]
+    assert any(phrase in message for message in real_errors), real_errors
