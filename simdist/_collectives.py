@@ -270,28 +270,32 @@ class CollectiveEngine:
         self.node_of[rank] = node
 
     def rank_finished(self, rank: int) -> None:
+        """The rank's scenario returned: peers still waiting for it were skipped."""
         self.state[rank] = "done"
         self.blocked_on.pop(rank, None)
-        self._peer_gone(rank, closed=True)
+        self._peer_gone(rank, skipped=True)
         self._check_deadlock()
 
     def rank_gone(self, rank: int) -> None:
-        """The rank's worker died: peers blocked on it see the connection drop."""
-        if self.state.get(rank) == "done":
+        """The rank's worker died (killed or crashed): peers blocked on it see the connection drop."""
+        if self.state.get(rank) in ("done", "dead"):
             return
-        self.state[rank] = "done"
+        self.state[rank] = "dead"
         self.blocked_on.pop(rank, None)
-        self._peer_gone(rank, closed=True)
-        self._check_deadlock()
+        self._peer_gone(rank, skipped=False)
 
-    def _peer_gone(self, rank: int, closed: bool) -> None:
-        """gloo: a blocked peer of a process that exited gets 'Connection closed by peer' at once."""
+    def _peer_gone(self, rank: int, skipped: bool) -> None:
+        """gloo: a blocked peer of a process that exited gets 'Connection closed by peer' at once.
+
+        A peer that returned from its scenario while others wait for it skipped a
+        collective (a deadlock in the making); one that died is a worker failure.
+        """
         victims = [op for r, op in sorted(self.blocked_on.items()) if not op.matched and self._waits_for(op, rank)]
         if not victims:
             return
-        if self.problem is None:
+        if self.problem is None and skipped:
             pending = {r: op.describe() for r, op in sorted(self.blocked_on.items())}
-            pending[rank] = "exited" if closed else "died"
+            pending[rank] = "exited"
             self.problem = SimProblem(
                 "deadlock",
                 self.kernel.now,
@@ -369,9 +373,9 @@ class CollectiveEngine:
             return
         self.state[rank] = "blocked"
         self.blocked_on[rank] = op
-        gone = [r for r, state in sorted(self.state.items()) if state == "done" and self._waits_for(op, r)]
+        gone = [r for r, state in sorted(self.state.items()) if state in ("done", "dead") and self._waits_for(op, r)]
         if gone and not op.matched:  # waiting for a process that has already exited
-            self._peer_gone(gone[0], closed=True)
+            self._peer_gone(gone[0], skipped=self.state[gone[0]] == "done")
             return
         self._check_deadlock()
 
@@ -386,6 +390,8 @@ class CollectiveEngine:
             return  # some ranks have not started their scenario yet
         if any(s == "running" for s in self.state.values()):
             return
+        if any(s == "dead" for s in self.state.values()):
+            return  # a worker died: the agents will tear down and maybe restart, not a hang
         if any(op.matched for op in self.blocked_on.values()):
             return  # someone's operation is under way: it will complete and wake them
         pending = {r: op.describe() for r, op in sorted(self.blocked_on.items())}

@@ -110,6 +110,11 @@ def _diagnose(sim: Simulation) -> tuple[str, str]:
         if others:
             message += f" Node{'s' * (len(others) > 1)} {', '.join(map(str, others))} failed too."
         return "rendezvous_timeout", message + cause
+    if killed and not failed and _recovered_without(sim, killed):
+        world = sum(len(a.workers) for a in agents if not a.killed)
+        lost = ", ".join(str(a.machine.index) for a in killed)
+        return "ok", (f"node {lost} was lost; the survivors re-formed the job (elastic c10d) and finished with "
+                      f"WORLD_SIZE={world}.")  # fmt: skip
     if failed or killed:
         culprit = _first_failed_worker(sim)
         if culprit is not None:
@@ -131,6 +136,18 @@ def _diagnose(sim: Simulation) -> tuple[str, str]:
     if restarts:
         text += f" after {restarts} restart{'s' * (restarts != 1)}"
     return "ok", text + "."
+
+
+def _recovered_without(sim: Simulation, killed: list) -> bool:
+    """Did a later rendezvous round leave the dead nodes out and every survivor finish?"""
+    survivors = [a for a in sim.agents if not a.killed and a.process is not None]
+    if not survivors or any(a.exit_code != 0 for a in survivors):
+        return False
+    rounds = [a.round for a in survivors if a.round is not None]
+    if not rounds or sim.setup.backend != "c10d":
+        return False
+    last = max(r.round for r in rounds)
+    return all(r.round == last for r in rounds) and all(a.round is None or a.round.round < last for a in killed)
 
 
 def _qualify(kind: str) -> str:

@@ -365,8 +365,10 @@ def _physical_gpus(spec: LaunchSpec, machine: int, nproc: int) -> tuple[tuple[GP
     listed = None if visible is None else visible.split(",")
     if spec.gpus_per_node is not None:
         count = spec.gpus_per_node[machine]
+    elif listed is not None:  # the machine has at least every GPU the variable names
+        count = max([len(listed)] + [int(g) + 1 for g in listed if g.isdigit()])
     else:
-        count = len(listed) if listed is not None else nproc
+        count = nproc
     if listed is None:
         return tuple(i if i < count else None for i in range(nproc)), count, visible
     gpus = tuple(_gpu_id(listed[i]) if i < len(listed) else None for i in range(nproc))

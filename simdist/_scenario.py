@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -147,10 +148,24 @@ class ScenarioRunner:
         self._install = _torch_world.install()
         self._install.__enter__()
         _torch_world.set_backend_factory(self._create_pg)
+        self._real_sleep = time.sleep
+        time.sleep = self._sleep  # a rank's time.sleep(s) passes s of virtual time
 
     def close(self) -> None:
+        time.sleep = self._real_sleep
         self._install.__exit__(None, None, None)
         self.env.restore()
+
+    def _sleep(self, seconds: float) -> None:
+        """``time.sleep`` for scenarios: compute or I/O time on the virtual clock (real elsewhere)."""
+        import greenlet
+
+        runtime = self.runtimes.get(greenlet.getcurrent())
+        if runtime is None:
+            return self._real_sleep(seconds)
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        runtime.glet.parent.switch(("wait", self.sim.kernel.timeout(seconds)))
 
     def _create_pg(self, store, rank, size, timeout):
         import greenlet

@@ -12,6 +12,7 @@ skipped collective does to a job.
 from __future__ import annotations
 
 import os
+import time
 
 import torch
 
@@ -140,6 +141,17 @@ def objects(dist):
     return [g["rank"] for g in gathered]
 
 
+def training(dist):
+    """A training loop: 5 steps of compute (time.sleep: virtual in the simulator) and a gradient all_reduce."""
+    world = dist.get_world_size()
+    gradient = torch.ones(1024)
+    for _ in range(5):
+        time.sleep(0.2)
+        dist.all_reduce(gradient)
+        gradient /= world
+    return gradient[0].item()
+
+
 def broken_order(dist):
     """BROKEN: rank 0 calls all_reduce then broadcast, the others broadcast then all_reduce."""
     rank, _ = _rank_world(dist)
@@ -183,5 +195,5 @@ def broken_recv(dist):
 BUILTIN = {
     f.__name__: f
     for f in (env, allreduce, broadcast, allgather, reduce_scatter, all_to_all, gather, scatter, reduce, barrier, ring,
-              subgroups, objects, broken_order, broken_shape, broken_skip, broken_recv)
+              subgroups, objects, training, broken_order, broken_shape, broken_skip, broken_recv)
 }  # fmt: skip

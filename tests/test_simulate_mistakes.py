@@ -90,3 +90,29 @@ def test_c10d_store_host_dying_fails_the_survivor_with_a_connection_error():
     trace = simulate(spec, start_times=(0, 0), failures=["0@5"], options=SimOptions(work=30.0))
     errors = _errors(trace)
     assert errors == {1: "RendezvousConnectionError: The connection to the C10d store has failed. See inner exception for details."}
+
+
+def test_a_node_leaving_an_elastic_job_shrinks_it():
+    """c10d MIN:MAX: when a node dies mid-training the survivors restart (counted), wait for the dead
+    node's keep-alive to expire (15 s), then the last call, and carry on with a smaller world."""
+    spec = LaunchSpec(nnodes="1:2", nproc_per_node=2, rdzv_backend="c10d", rdzv_endpoint="127.0.0.1:29400",
+                      max_restarts=1)  # fmt: skip
+    trace = simulate(spec, start_times=(0, 0), failures=["1@3"], scenario="training")
+    assert trace.outcome == "ok", trace.diagnosis
+    assigned = [e for e in trace.of_kind("ranks_assigned") if e.node == 0]
+    first, last = assigned[0].detail, assigned[-1].detail
+    assert (first["world_size"], last["world_size"]) == (4, 2)
+    assert last["restart_count"] == 1 and last["round"] == first["round"] + 1
+    (dead,) = trace.of_kind("rdzv_dead_node")
+    assert dead.t >= 15.0
+    assert assigned[-1].t - dead.t >= 30.0  # last_call_timeout for a round below max_nodes
+    assert [r["result"] for r in trace.results] == [1.0, 1.0]
+
+
+def test_time_sleep_in_a_scenario_passes_virtual_time():
+    spec = LaunchSpec(nnodes=1, nproc_per_node=2, master_port=29500)
+    trace = simulate(spec, start_times=(0,), scenario="training")
+    collectives = trace.of_kind("collective")
+    assert len(collectives) == 5
+    gaps = [b.detail["start"] - a.detail["end"] for a, b in zip(collectives, collectives[1:])]
+    assert all(abs(gap - 0.2) < 1e-6 for gap in gaps)  # each step "computes" for 0.2 s
