@@ -244,7 +244,7 @@ class CollectiveEngine:
     """Matches, runs and times the operations of one World's ranks."""
 
     def __init__(self, sim: Simulation, world, backend: str, algorithm: str, cost: CostModel,
-                 timeout: float, trace_steps: bool) -> None:  # fmt: skip
+                 timeout: float, trace_steps: bool, exact_steps: bool = False) -> None:  # fmt: skip
         self.sim = sim
         self.kernel: Kernel = sim.kernel
         self.world = world
@@ -253,11 +253,16 @@ class CollectiveEngine:
         self.cost = cost
         self.timeout = timeout
         self.trace_steps = trace_steps
+        self.exact_steps = exact_steps
         self.pending: dict[tuple, dict[int, Op]] = {}  # (group, seq) -> rank -> op
         self.p2p: dict[tuple, list[Op]] = {}  # (group, src, dst, tag) -> unmatched sends
         self.recvs: dict[int, list[Op]] = {}  # dst -> unmatched receives, in the order posted
-        self.state: dict[int, str] = {}  # rank -> running | blocked | done
-        self.blocked_on: dict[int, Op] = {}
+        # Rank states, kept as sets so that every check is O(1) even with 10^4 ranks:
+        self.running: set[int] = set()  # executing, or about to resume
+        self.blocked_on: dict[int, Op] = {}  # in Work.wait()
+        self.unmatched: dict[int, Op] = {}  # ... on an operation not every participant has called yet
+        self.exited: dict[int, str] = {}  # rank -> "done" (scenario returned) | "dead" (worker died)
+        self.started = 0
         self.node_of: dict[int, int] = {}
         self.problem: SimProblem | None = None
         self._done_events: list[Event] = []
@@ -266,22 +271,27 @@ class CollectiveEngine:
     # -- rank lifecycle --------------------------------------------------------------------
 
     def rank_started(self, rank: int, node: int) -> None:
-        self.state[rank] = "running"
+        self.running.add(rank)
+        self.started += 1
         self.node_of[rank] = node
+
+    def _leave(self, rank: int, how: str) -> None:
+        self.running.discard(rank)
+        self.blocked_on.pop(rank, None)
+        self.unmatched.pop(rank, None)
+        self.exited[rank] = how
 
     def rank_finished(self, rank: int) -> None:
         """The rank's scenario returned: peers still waiting for it were skipped."""
-        self.state[rank] = "done"
-        self.blocked_on.pop(rank, None)
+        self._leave(rank, "done")
         self._peer_gone(rank, skipped=True)
         self._check_deadlock()
 
     def rank_gone(self, rank: int) -> None:
         """The rank's worker died (killed or crashed): peers blocked on it see the connection drop."""
-        if self.state.get(rank) in ("done", "dead"):
+        if rank in self.exited:
             return
-        self.state[rank] = "dead"
-        self.blocked_on.pop(rank, None)
+        self._leave(rank, "dead")
         self._peer_gone(rank, skipped=False)
 
     def _peer_gone(self, rank: int, skipped: bool) -> None:
@@ -290,7 +300,7 @@ class CollectiveEngine:
         A peer that returned from its scenario while others wait for it skipped a
         collective (a deadlock in the making); one that died is a worker failure.
         """
-        victims = [op for r, op in sorted(self.blocked_on.items()) if not op.matched and self._waits_for(op, rank)]
+        victims = [op for r, op in sorted(self.unmatched.items()) if self._waits_for(op, rank)]
         if not victims:
             return
         if self.problem is None and skipped:
@@ -367,39 +377,37 @@ class CollectiveEngine:
 
     def waiting(self, rank: int, op: Op) -> None:
         """``rank`` now blocks on ``op`` (its Work.wait())."""
-        if op.event.triggered or op.matched:
-            self.state[rank] = "blocked"
-            self.blocked_on[rank] = op
-            return
-        self.state[rank] = "blocked"
+        self.running.discard(rank)
         self.blocked_on[rank] = op
-        gone = [r for r, state in sorted(self.state.items()) if state in ("done", "dead") and self._waits_for(op, r)]
-        if gone and not op.matched:  # waiting for a process that has already exited
-            self._peer_gone(gone[0], skipped=self.state[gone[0]] == "done")
+        if op.event.triggered or op.matched:
+            return
+        self.unmatched[rank] = op
+        gone = next((r for r in sorted(self.exited) if self._waits_for(op, r)), None)
+        if gone is not None:  # waiting for a process that has already exited
+            self._peer_gone(gone, skipped=self.exited[gone] == "done")
             return
         self._check_deadlock()
 
     def resumed(self, rank: int) -> None:
-        self.state[rank] = "running"
+        self.running.add(rank)
         self.blocked_on.pop(rank, None)
+        self.unmatched.pop(rank, None)
 
     def _check_deadlock(self) -> None:
-        if self.problem is not None or not self.blocked_on:
+        if self.problem is not None or not self.unmatched:
             return
-        if len(self.state) < self.world.size:
-            return  # some ranks have not started their scenario yet
-        if any(s == "running" for s in self.state.values()):
-            return
-        if any(s == "dead" for s in self.state.values()):
+        if self.started < self.world.size or self.running:
+            return  # someone has not started yet, or can still act
+        if "dead" in self.exited.values():
             return  # a worker died: the agents will tear down and maybe restart, not a hang
-        if any(op.matched for op in self.blocked_on.values()):
+        if len(self.unmatched) != len(self.blocked_on):
             return  # someone's operation is under way: it will complete and wake them
         pending = {r: op.describe() for r, op in sorted(self.blocked_on.items())}
-        for r, s in sorted(self.state.items()):
-            if s == "done":
+        for r, how in sorted(self.exited.items()):
+            if how == "done":
                 pending.setdefault(r, "finished")
         first = self.blocked_on[min(self.blocked_on)]
-        lines = "; ".join(f"rank {r}: {what}" for r, what in pending.items())
+        lines = "; ".join(f"rank {r}: {what}" for r, what in sorted(pending.items()))
         self.problem = SimProblem("deadlock", self.kernel.now, f"no rank can make progress — {lines}", pending,
                                   self._real_text("hang", first))  # fmt: skip
         self.sim.record("deadlock", None, None, message=self.problem.message, pending=_str_keys(pending))
@@ -546,6 +554,8 @@ class CollectiveEngine:
 
     def _complete(self, op: Op, at: float) -> None:
         op.matched = True
+        if self.unmatched.get(op.rank) is op:
+            del self.unmatched[op.rank]
 
         def done(_event, op=op) -> None:
             if not op.event.triggered:
@@ -683,28 +693,40 @@ class CollectiveEngine:
         raise RuntimeError(f"simdist does not simulate {kind} yet")  # pragma: no cover
 
     def _all_reduce(self, ops: list[Op], inter: bool):
+        """Reduce in place. By default the data takes the memory-bound path (one accumulation, one
+        copy back per rank) while the schedule only times and traces the steps; with ``exact_steps``
+        the chunks really travel the schedule, so floating-point sums happen in the algorithm's order."""
         n = len(ops)
-        tensors = [t for op in ops for t in op.tensors[:1]]
-        nbytes = tensors[0].nbytes
+        nbytes = ops[0].tensors[0].nbytes
         algorithm = self._algorithm_for("all_reduce", n, nbytes, inter)
         combine = _Combine(ops[0].reduce_op, n)
-        count = len(ops[0].tensors)
-        steps_out = None
-        for index in range(count):  # coalesced all-reduces reduce each tensor alike
-            inputs = [op.tensors[index] for op in ops]
-            flats = [combine.prepare(t.detach().reshape(-1).clone()) for t in inputs]
-            if n <= MAX_EXECUTED_GROUP:
-                steps = schedule("all_reduce", algorithm, n, inputs[0].nbytes)
+        steps = schedule("all_reduce", algorithm, n, nbytes) if n <= MAX_EXECUTED_GROUP else None
+        for index in range(len(ops[0].tensors)):  # coalesced all-reduces reduce each tensor alike
+            tensors = [op.tensors[index] for op in ops]
+            flats = [_flat_view(t) for t in tensors]
+            if combine.factor is not None:
+                for flat in flats:
+                    flat.mul_(combine.factor)
+            if self.exact_steps and steps is not None:
                 run_schedule(steps, flats, combine)
-                steps_out = steps if index == 0 else steps_out
+                for flat in flats:
+                    combine.finish(flat)
             else:
-                _reduce_in_order(flats, combine, 0)
-                for f in flats[1:]:
-                    f.copy_(flats[0])
-            for flat, t in zip(flats, inputs, strict=True):
-                combine.finish(flat)
-                t.copy_(flat.reshape(t.shape))
-        return algorithm, steps_out, nbytes
+                total = flats[0].clone()
+                for flat in flats[1:]:
+                    combine(total, flat)
+                combine.finish(total)
+                for flat in flats:
+                    flat.copy_(total)
+            for flat, t in zip(flats, tensors, strict=True):
+                if flat.data_ptr() != t.data_ptr() or not t.is_contiguous():
+                    t.copy_(flat.reshape(t.shape))
+        return algorithm, steps, nbytes
+
+
+def _flat_view(tensor: torch.Tensor) -> torch.Tensor:
+    """A 1-D view sharing the tensor's memory when it can (all-reduce works in place)."""
+    return tensor.view(-1) if tensor.is_contiguous() else tensor.reshape(-1).clone()
 
 
 _KNOWN = {("all_reduce", "ring"), ("all_reduce", "tree"), ("all_reduce", "recursive_doubling")}

@@ -47,7 +47,8 @@ class ScenarioOptions:
     backend: str = "gloo"  # which backend to imitate: gloo or nccl
     algorithm: str = "auto"  # all_reduce algorithm: auto (cheapest), ring, tree, recursive_doubling
     timeout: float | None = None  # init_process_group timeout; None: the backend's default
-    trace_steps: bool = True
+    trace_steps: bool = True  # record every algorithm step in the trace
+    exact_steps: bool = False  # move the data chunk by chunk along the schedule (floats: the algorithm's order)
     alpha_intra: float = 2e-6
     beta_intra: float = 1 / 150e9
     alpha_inter: float = 10e-6
@@ -181,7 +182,8 @@ class ScenarioRunner:
 
             o = self.options
             cost = CostModel(o.alpha_intra, o.beta_intra, o.alpha_inter, o.beta_inter, o.gamma)
-            world.engine = CollectiveEngine(self.sim, world, o.backend, o.algorithm, cost, o.pg_timeout, o.trace_steps)
+            world.engine = CollectiveEngine(self.sim, world, o.backend, o.algorithm, cost, o.pg_timeout, o.trace_steps,
+                                            o.exact_steps)  # fmt: skip
         return world.engine
 
 
