@@ -27,7 +27,28 @@ if TYPE_CHECKING:
     from ._simulate import Simulation
     from ._world import World
 
-__all__ = ["Scenario", "ScenarioOptions", "load_scenario", "scenario_program"]
+__all__ = ["BUILTIN_NAMES", "Scenario", "ScenarioOptions", "load_scenario", "scenario_program"]
+
+# The names in simdist.scenarios, listed here so that checking a name needs no torch
+# (a test keeps the two in step).
+BUILTIN_NAMES = (
+    "env", "allreduce", "broadcast", "allgather", "reduce_scatter", "all_to_all", "gather", "scatter", "reduce",
+    "barrier", "ring", "subgroups", "objects", "training", "broken_order", "broken_shape", "broken_skip", "broken_recv",
+)  # fmt: skip
+
+
+def check_scenario_ref(ref: str) -> None:
+    """Fail early, without importing torch, on a scenario that cannot exist."""
+    if ":" not in ref:
+        if ref not in BUILTIN_NAMES:
+            raise ConfigError(f"unknown scenario {ref!r}; built-in ones: {', '.join(sorted(BUILTIN_NAMES))}; "
+                              "or give FILE.py:FUNCTION")  # fmt: skip
+        return
+    path_text, _, func_name = ref.rpartition(":")
+    if not Path(path_text).is_file():
+        raise ConfigError(f"scenario file {path_text!r} does not exist")
+    if not func_name.isidentifier():
+        raise ConfigError(f"{func_name!r} is not a function name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +98,12 @@ def load_scenario(ref: str) -> Scenario:
     """A built-in scenario by name, or ``path/to/file.py:function``."""
     from . import scenarios
 
+    check_scenario_ref(ref)
     if ":" not in ref:
-        if ref not in scenarios.BUILTIN:
-            known = ", ".join(sorted(scenarios.BUILTIN))
-            raise ConfigError(f"unknown scenario {ref!r}; built-in ones: {known}; or give FILE.py:FUNCTION")
         func = scenarios.BUILTIN[ref]
         return Scenario(ref, ref, func, (func.__doc__ or "").strip().splitlines()[0])
     path_text, _, func_name = ref.rpartition(":")
     path = Path(path_text)
-    if not path.is_file():
-        raise ConfigError(f"scenario file {path_text!r} does not exist")
     spec = importlib.util.spec_from_file_location(f"simdist_scenario_{path.stem}", path)
     if spec is None or spec.loader is None:
         raise ConfigError(f"cannot import {path_text!r} as Python")

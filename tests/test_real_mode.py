@@ -94,3 +94,17 @@ def test_report_is_never_half_written(tmp_path):
     write_atomic(target, "{}")
     assert target.read_text() == "{}"
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_the_launching_process_never_imports_torch(tmp_path):
+    """Only torchrun and the workers load torch: the launcher stays light (and --real fast)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom simdist.cli import main\n"
+        f"rc = main(['simulate', '--real', '--scenario', 'allreduce', '--nproc', '2', '--report', r'{tmp_path / 'r.json'}'])\n"
+        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', rc)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip().splitlines()[-1] == "NO-TORCH 0", result.stdout + result.stderr

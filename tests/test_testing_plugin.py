@@ -18,3 +18,10 @@ def test_strategies_module_exports():
     assert set(strategies.__all__) == {
         "arrival_schedules", "failure_plans", "host_addresses", "launch_specs", "nproc_lists",
     }  # fmt: skip
+
+
+def test_builtin_scenario_names_are_listed_without_torch():
+    from simdist import scenarios
+    from simdist._scenario import BUILTIN_NAMES
+
+    assert tuple(scenarios.BUILTIN) == BUILTIN_NAMES

@@ -17,7 +17,6 @@ import secrets
 import socket
 import sys
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,8 +86,13 @@ def _machines(spec: LaunchSpec, local_nodes: bool) -> list[int]:
 
 
 def _environment(spec: LaunchSpec, options: RealOptions, out: Path, token: str) -> dict[str, str]:
+    from .._plan import spec_to_dict
+
     env = clean_launcher_env()
     env.update(spec.env)
+    if options.predict_results:  # RANK 0's worker predicts the results (it has torch loaded already)
+        env["SIMDIST_SPEC"] = json.dumps(spec_to_dict(spec))
+        env["SIMDIST_PREDICT_BACKEND"] = "nccl" if options.backend == "nccl" else "gloo"
     env.update(
         SIMDIST_SCENARIO=options.scenario, SIMDIST_OUT=str(out), SIMDIST_BACKEND=options.backend,
         SIMDIST_PG_TIMEOUT=str(options.pg_timeout), SIMDIST_TOKEN=token,
@@ -112,10 +116,9 @@ def _predict_results(spec: LaunchSpec, options: RealOptions, backend: str) -> di
 def run_real(spec: LaunchSpec, options: RealOptions, *, out_dir: str | None = None) -> dict:
     """Run the scenario through real torchrun; return the ``simdist.report/1`` document."""
     require_torch()
-    from ..scenarios import BUILTIN
+    from .._scenario import check_scenario_ref
 
-    if ":" not in options.scenario and options.scenario not in BUILTIN:
-        raise ConfigError(f"unknown scenario {options.scenario!r}; built-in ones: {', '.join(sorted(BUILTIN))}")
+    check_scenario_ref(options.scenario)  # early, and without importing torch here
     if options.local_nodes:
         spec = local_spec(spec)
     machines = _machines(spec, options.local_nodes)
@@ -126,22 +129,38 @@ def run_real(spec: LaunchSpec, options: RealOptions, *, out_dir: str | None = No
         worker_spec = _worker_spec(dataclasses.replace(spec, launcher_env={**dict(spec.launcher_env)}))
         commands = [torchrun_argv(worker_spec, m, launcher=" ".join(TORCHRUN)) for m in machines]
         per_agent = [_visible_devices_env(spec, m) for m in machines]
-        prediction: dict[str, Any] = {}
-        predictor = threading.Thread(target=_predict_into, args=(prediction, spec, options), daemon=True)
-        if options.predict_results:
-            predictor.start()  # the simulation runs while torchrun does: it costs no wall time
         results = run_agents(commands, env=env, timeout=options.timeout, env_per_agent=per_agent)
-        if options.predict_results:
-            predictor.join(timeout=max(30.0, options.timeout))
         records = _records(out)
+        prediction = _prediction(out)
+    if options.predict_results and "results" not in prediction and len(machines) == spec.max_nodes:
+        prediction = _predict_here(spec, options)  # RANK 0 did not get to it (it failed): predict here
     return _report(spec, options, machines, results, records, prediction)
 
 
-def _predict_into(box: dict, spec: LaunchSpec, options: RealOptions) -> None:
+def _prediction(out: Path) -> dict[str, Any]:
+    gathered = out / "records.json"
+    if not gathered.exists():
+        return {}
+    data = json.loads(gathered.read_text())
+    prediction: dict[str, Any] = {}
+    if "predicted_results" in data:
+        prediction["results"] = _int_keys(data["predicted_results"])
+    if "prediction_error" in data:
+        prediction["error"] = data["prediction_error"]
+    return prediction
+
+
+def _int_keys(value):
+    if isinstance(value, dict) and all(k.isdigit() for k in value):
+        return {int(k): v for k, v in value.items()}
+    return value
+
+
+def _predict_here(spec: LaunchSpec, options: RealOptions) -> dict[str, Any]:
     try:
-        box["results"] = _predict_results(spec, options, options.backend)
+        return {"results": _predict_results(spec, options, options.backend)}
     except Exception as exc:  # a prediction failure is reported, never fatal
-        box["error"] = f"{type(exc).__name__}: {exc}"
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def _visible_devices_env(spec: LaunchSpec, machine: int) -> dict[str, str]:
