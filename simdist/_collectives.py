@@ -425,7 +425,11 @@ class CollectiveEngine:
             )
             calls = self.pending.get((other.group, other.seq), {})
             pending = {r: op.describe() for r, op in sorted(calls.items())}
-            self.problem = SimProblem("collective_mismatch", self.kernel.now, text, pending, self._real_text("mismatch", first, other))
+            summary = "; ".join(f"rank {r}: {what}" for r, what in pending.items())
+            message = (f"ranks disagree at collective #{other.seq} of {_group_name(other)} — {summary}. "
+                       f"torch with TORCH_DISTRIBUTED_DEBUG=DETAIL reports: {text}")  # fmt: skip
+            self.problem = SimProblem("collective_mismatch", self.kernel.now, message, pending,
+                                      self._real_text("mismatch", first, other))  # fmt: skip
             self.sim.record("collective_mismatch", None, None, message=text, pending=_str_keys(pending))
         calls = self.pending.get((other.group, other.seq), {})
         ops = [calls[r] for r in sorted(calls)]

@@ -132,7 +132,8 @@ def _diagnose(sim: Simulation) -> tuple[str, str]:
         return "worker_failed", ", ".join(f"node {a.machine.index} was killed" for a in killed) + "."
     restarts = max((a.restart_count for a in agents), default=0)
     world = sum(len(a.workers) for a in agents)
-    text = f"all {len(agents)} agents finished; WORLD_SIZE={world}"
+    text = "the agent finished" if len(agents) == 1 else f"all {len(agents)} agents finished"
+    text += f"; WORLD_SIZE={world}"
     if restarts:
         text += f" after {restarts} restart{'s' * (restarts != 1)}"
     return "ok", text + "."

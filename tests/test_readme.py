@@ -23,3 +23,31 @@ def test_quickstart_has_two_lines_and_ci_runs_the_test_line():
     assert install_and_explain.endswith("simdist explain --nnodes 2 --nproc 2")
     assert "pytest" in install_and_test and ".[test]" in install_and_test
     assert install_and_test in (ROOT / ".ci" / "run").read_text()
+
+
+def _shell_commands(text: str) -> list[str]:
+    commands, inside, pending = [], False, ""
+    for line in text.splitlines():
+        if line.startswith("```"):
+            inside = line.strip() == "```shell" and not inside
+            continue
+        if inside:
+            line = line.split("  #")[0].rstrip()
+            pending += line.rstrip("\\").strip() + " "
+            if not line.endswith("\\"):
+                commands.append(pending.strip())
+                pending = ""
+    return [c for c in commands if c]
+
+
+def test_readme_simulate_examples_run(capsys):
+    import shlex
+
+    from simdist.cli import main
+
+    commands = [c for c in _shell_commands((ROOT / "README.md").read_text()) if "--real" not in c]
+    assert len(commands) >= 5
+    for command in commands:
+        code = main(shlex.split(command)[1:])
+        capsys.readouterr()
+        assert code in (0, 1), command  # 1: the example shows a failing launch on purpose
