@@ -11,6 +11,9 @@
 
 Each message is one line a user can act on. The CLI turns ConfigError into exit
 status 2 and RealModeUnavailable into 3; the library itself never exits.
+
+Inside a simulation, what a simulated torch raises is a :class:`SimulatedTorchError`
+(not a SimdistError: it is data about the simulated job, recorded in the trace).
 """
 
 from __future__ import annotations
@@ -38,3 +41,12 @@ class RealModeUnavailable(RealModeError, ImportError):
 
 class RealRunFailed(RealModeError):
     """torchrun or one of its workers failed; the message names the root cause."""
+
+
+class SimulatedTorchError(Exception):
+    """An error simulated torch code raises: ``kind`` is torch's exception type, ``message`` its text."""
+
+    def __init__(self, kind: str, message: str = "") -> None:
+        super().__init__(f"{kind}: {message}" if message else kind)
+        self.kind = kind
+        self.message = message

@@ -18,7 +18,7 @@ from typing import Literal, overload
 
 from ._spec import LaunchSpec, RendezvousSetup, resolve_rendezvous
 
-__all__ = ["NodePlan", "Plan", "PlanWarning", "WorkerPlan", "group_order", "make_plan"]
+__all__ = ["NodePlan", "Plan", "PlanWarning", "WorkerPlan", "group_order", "make_plan", "node_plan", "worker_env"]
 
 PLAN_SCHEMA = "simdist.plan/1"
 GPU = int | str  # a physical GPU: an index, or a UUID/MIG name from CUDA_VISIBLE_DEVICES
@@ -379,6 +379,39 @@ def _gpu_id(text: str) -> GPU:
     return int(text) if text.isdigit() else text
 
 
+def node_plan(
+    spec: LaunchSpec,
+    node: int,
+    *,
+    group_rank: int,
+    host: str | None,
+    base_rank: int,
+    base_role_rank: int,
+    role_world_size: int,
+    world_size: int,
+    hosts_store: bool = False,
+    nproc: int | None = None,
+) -> NodePlan:
+    """One node's plan from the ranks its rendezvous gave it (``node`` indexes the spec's lists)."""
+    nproc = spec.nprocs[node] if nproc is None else nproc
+    gpus, count, visible = _physical_gpus(spec, node, nproc)
+    return NodePlan(
+        node_rank=node,
+        group_rank=group_rank,
+        host=host,
+        nproc=nproc,
+        role=spec.role[node],
+        base_rank=base_rank,
+        base_role_rank=base_role_rank,
+        role_world_size=role_world_size,
+        world_size=world_size,
+        gpus=gpus,
+        gpu_count=count,
+        visible_devices=visible,
+        hosts_store=hosts_store,
+    )
+
+
 def make_plan(
     spec: LaunchSpec,
     *,
@@ -420,21 +453,16 @@ def make_plan(
             base_role = role_bases.get(role, 0)
             role_size, node_world = role_sizes[role], world_size
         role_bases[role] = role_bases.get(role, 0) + nproc
-        gpus, count, visible = _physical_gpus(spec, machine, nproc)
         nodes.append(
-            NodePlan(
-                node_rank=machine,
+            node_plan(
+                spec,
+                machine,
                 group_rank=group_rank,
                 host=None if hosts is None else hosts[machine],
-                nproc=nproc,
-                role=role,
                 base_rank=base,
                 base_role_rank=base_role,
                 role_world_size=role_size,
                 world_size=node_world,
-                gpus=gpus,
-                gpu_count=count,
-                visible_devices=visible,
                 hosts_store=setup.backend == "static" and machine == 0,
             )
         )

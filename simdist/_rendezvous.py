@@ -21,6 +21,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ._errors import SimulatedTorchError
 from ._store import SimStore, StoreError
 
 if TYPE_CHECKING:
@@ -31,13 +32,8 @@ __all__ = ["C10dRendezvous", "RendezvousFailure", "RoundResult", "StaticRendezvo
 SYNC_INTERVAL = 1.0  # torch's rendezvous state cache / SYNC back-off, seconds
 
 
-class RendezvousFailure(Exception):
-    """An agent could not get through the rendezvous; ``kind`` is torch's exception type."""
-
-    def __init__(self, kind: str, message: str = "") -> None:
-        super().__init__(f"{kind}: {message}" if message else kind)
-        self.kind = kind
-        self.message = message
+class RendezvousFailure(SimulatedTorchError):
+    """An agent could not get through the rendezvous (torch's message may be empty, as for timeouts)."""
 
     @classmethod
     def from_store(cls, error: StoreError) -> RendezvousFailure:

@@ -255,7 +255,7 @@ def scenario_program(runner: ScenarioRunner):
             if glet.dead or not glet:
                 runner.runtimes.pop(glet, None)
         engine.rank_finished(worker.rank)
-        return _plain(outcome[1])
+        return plain_result(outcome[1])
 
     return program
 
@@ -264,16 +264,16 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-friendly copy of a scenario's return value (tensors become lists)."""
+def plain_result(value: Any) -> Any:
+    """A JSON-friendly copy of a scenario's return value (tensors, wherever they live, become lists)."""
     import torch
 
     if isinstance(value, torch.Tensor):
-        return value.tolist()
+        return value.detach().cpu().tolist()
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_result(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_result(v) for v in value]
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return repr(value)

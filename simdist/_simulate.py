@@ -21,7 +21,7 @@ from ._agent import SIGKILL, Agent, Machine, WorkerRun
 from ._checks import is_loopback
 from ._errors import ConfigError, SimulationError
 from ._kernel import Interrupt, Kernel
-from ._plan import NodePlan, _physical_gpus, make_plan, spec_to_dict, worker_env
+from ._plan import make_plan, node_plan, spec_to_dict, worker_env
 from ._rendezvous import C10dRendezvous, RoundResult, StaticRendezvous
 from ._spec import LaunchSpec, resolve_rendezvous
 from ._trace import Trace, TraceRecorder
@@ -180,13 +180,10 @@ class Simulation:
                    base_role: int, role_world: int) -> dict[str, str | None]:  # fmt: skip
         """The env torchrun gives this worker, from the plan's one rule book."""
         spec = self.spec
-        node_index = min(agent.machine.node_rank, spec.max_nodes - 1)
-        gpus, count, visible = _physical_gpus(spec, node_index, agent.nproc)
-        node = NodePlan(
-            node_rank=agent.machine.index, group_rank=round_.group_rank, host=agent.machine.host,
-            nproc=agent.nproc, role=spec.role[node_index], base_rank=base, base_role_rank=base_role,
-            role_world_size=role_world, world_size=world, gpus=gpus, gpu_count=count,
-            visible_devices=visible, hosts_store=False,
+        node = node_plan(
+            spec, min(agent.machine.node_rank, spec.max_nodes - 1), group_rank=round_.group_rank,
+            host=agent.machine.host, base_rank=base, base_role_rank=base_role, role_world_size=role_world,
+            world_size=world, nproc=agent.nproc,
         )  # fmt: skip
         return worker_env(
             spec,
@@ -234,7 +231,7 @@ class Simulation:
             if world is not None:
                 world.leave(worker.rank, worker)
         except WorkerError as error:
-            code = getattr(error, "exit_code", 1)
+            code = error.exit_code
             worker.exit_code, worker.ended_at = code, kernel.now
             worker.error = f"{error.kind}: {error.message}"
             self.record("worker_exit", agent.machine.index, worker.rank, code=code, error=error.kind,

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ._errors import SimulatedTorchError
 from ._kernel import Event, Kernel
 
 __all__ = ["SimStore", "StoreError"]
 
 
-class StoreError(Exception):
-    """A store operation failed; ``kind`` is torch's exception type name."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(f"{kind}: {message}")
-        self.kind = kind
-        self.message = message
+class StoreError(SimulatedTorchError):
+    """A store operation failed (DistStoreError, DistNetworkError)."""
 
 
 class SimStore:

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._errors import SimulatedTorchError
 from ._kernel import Event, Kernel
 
 __all__ = ["World", "WorkerError"]
 
 
-class WorkerError(Exception):
-    """A worker raised: ``kind`` is the exception type torch would raise."""
+class WorkerError(SimulatedTorchError):
+    """A worker raised (its scenario, or torch under it); ``exit_code`` when not 1 (-6: SIGABRT)."""
 
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(f"{kind}: {message}")
-        self.kind = kind
-        self.message = message
+    exit_code = 1
 
 
 class World:

@@ -2,8 +2,7 @@
 
 import sys
 from enum import Enum
-from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,8 +11,10 @@ from .._plan import make_plan
 from .._spec import LaunchSpec
 from . import app
 from ._launch_options import COMMAND_PARAMETER, launch_options
-
-REAL_PANEL = "Real run (--real)"
+from ._shared_options import (
+    DEFAULT_REPORT, DEFAULT_TIMEOUT, Backend, BackendOption, LocalNodesOption, PlotOption, RealOption, ReportOption,
+    TimeoutOption,
+)  # fmt: skip
 
 
 class ExplainFormat(str, Enum):
@@ -30,24 +31,12 @@ def explain(
     format: Annotated[
         ExplainFormat, typer.Option("--format", "-f", help="table (default), tree, env (export lines) or json.")
     ] = ExplainFormat.table,
-    plot: Annotated[
-        Optional[Path], typer.Option("--plot", help="Also draw the rank-to-GPU map (.png or .svg).", metavar="FILE")
-    ] = None,
-    real: Annotated[
-        bool, typer.Option("--real", help="Run it through real torchrun (env scenario) and compare.", rich_help_panel=REAL_PANEL)
-    ] = False,
-    local_nodes: Annotated[
-        bool, typer.Option("--local-nodes", help="With --real: one torchrun agent per node on 127.0.0.1.", rich_help_panel=REAL_PANEL)
-    ] = False,
-    backend: Annotated[
-        str, typer.Option("--backend", help="With --real: auto, gloo or nccl.", rich_help_panel=REAL_PANEL)
-    ] = "auto",
-    timeout: Annotated[
-        float, typer.Option("--timeout", help="With --real: stop everything after this many seconds.", rich_help_panel=REAL_PANEL)
-    ] = 120.0,
-    report: Annotated[
-        Path, typer.Option("--report", help="With --real: where to write simdist.report/1.", rich_help_panel=REAL_PANEL)
-    ] = Path("simdist-report.json"),
+    plot: PlotOption = None,
+    real: RealOption = False,
+    local_nodes: LocalNodesOption = False,
+    backend: BackendOption = Backend.auto,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    report: ReportOption = DEFAULT_REPORT,
     command: COMMAND_PARAMETER = None,
 ) -> int:
     """Show the ranks, GPUs and environment torchrun will give every worker.
@@ -57,7 +46,7 @@ def explain(
     if real:
         from ._real_view import run as run_real
 
-        return run_real(spec, scenario="env", backend=backend, timeout=timeout, local_nodes=local_nodes,
+        return run_real(spec, scenario="env", backend=backend.value, timeout=timeout, local_nodes=local_nodes,
                         pg_timeout=None, report_path=report, plot=plot)  # fmt: skip
     if plot is not None:
         from ..plot import check_path  # matplotlib loads only when a picture is asked for

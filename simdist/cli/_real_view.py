@@ -10,9 +10,6 @@ from .._checks import is_loopback
 from .._errors import RealRunFailed
 from .._spec import LaunchSpec, resolve_rendezvous
 
-REAL_PANEL = "Real run (--real)"
-
-
 def _cell(value) -> str:
     text = json.dumps(value) if not isinstance(value, str) else value
     return text if len(text) <= 40 else text[:37] + "…"

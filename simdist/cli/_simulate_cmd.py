@@ -11,16 +11,13 @@ from .._errors import ConfigError
 from .._spec import LaunchSpec
 from . import app
 from ._launch_options import COMMAND_PARAMETER, launch_options
+from ._shared_options import (
+    DEFAULT_REPORT, DEFAULT_TIMEOUT, Backend, BackendOption, LocalNodesOption, PlotOption, RealOption, ReportOption,
+    TimeoutOption,
+)  # fmt: skip
 
 SIM_PANEL = "Simulation"
-REAL_PANEL = "Real run (--real)"
 SCENARIO_PANEL = "Scenario and collectives"
-
-
-class Backend(str, Enum):
-    auto = "auto"
-    gloo = "gloo"
-    nccl = "nccl"
 
 
 class Algorithm(str, Enum):
@@ -112,10 +109,7 @@ def simulate(
         typer.Option("--scenario", help="What every worker runs: a built-in name (allreduce, ring, broken_order, …) "
                      "or FILE.py:FUNCTION taking torch.distributed.", rich_help_panel=SCENARIO_PANEL),
     ] = None,
-    backend: Annotated[
-        Backend, typer.Option("--backend", help="Backend to imitate; auto: nccl when every worker has a GPU "
-                              "(--gpus-per-node), else gloo.", rich_help_panel=SCENARIO_PANEL)
-    ] = Backend.auto,
+    backend: BackendOption = Backend.auto,
     algorithm: Annotated[
         Algorithm, typer.Option("--algorithm", help="all_reduce algorithm; auto: cheapest by the cost model.",
                                 rich_help_panel=SCENARIO_PANEL)
@@ -129,23 +123,11 @@ def simulate(
     latency_inter: Annotated[float, typer.Option("--latency-inter", help="α between nodes, µs.", rich_help_panel=SCENARIO_PANEL)] = 10.0,
     bandwidth_inter: Annotated[float, typer.Option("--bandwidth-inter", help="Bandwidth between nodes, GB/s.", rich_help_panel=SCENARIO_PANEL)] = 25.0,
     steps: Annotated[bool, typer.Option("--steps/--no-steps", help="Record every algorithm step in the trace.", rich_help_panel=SCENARIO_PANEL)] = True,
-    plot: Annotated[
-        Optional[Path], typer.Option("--plot", help="Also draw the run: rank map, timeline, collective steps (.png/.svg).",
-                                     metavar="FILE", rich_help_panel=SIM_PANEL)
-    ] = None,
-    real: Annotated[
-        bool, typer.Option("--real", help="Run the scenario through real torchrun and compare with the prediction.",
-                           rich_help_panel=REAL_PANEL)
-    ] = False,
-    local_nodes: Annotated[
-        bool, typer.Option("--local-nodes", help="With --real: one torchrun agent per node on 127.0.0.1.", rich_help_panel=REAL_PANEL)
-    ] = False,
-    timeout: Annotated[
-        float, typer.Option("--timeout", help="With --real: stop everything after this many seconds.", rich_help_panel=REAL_PANEL)
-    ] = 120.0,
-    report: Annotated[
-        Path, typer.Option("--report", help="With --real: where to write simdist.report/1.", rich_help_panel=REAL_PANEL)
-    ] = Path("simdist-report.json"),
+    plot: PlotOption = None,
+    real: RealOption = False,
+    local_nodes: LocalNodesOption = False,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    report: ReportOption = DEFAULT_REPORT,
     command: COMMAND_PARAMETER = None,
 ) -> int:
     """Simulate the launch — agents, rendezvous, ranks, workers, failures — on a virtual clock.

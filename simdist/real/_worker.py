@@ -41,20 +41,6 @@ def _device(torch, backend: str) -> dict:
     return {"type": "cpu", "index": None, "name": None, "cuda_visible_devices": visible}
 
 
-def _plain(value):
-    import torch
-
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().tolist()
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
-
-
 def _write(path: str, data: dict) -> None:
     temp = f"{path}.{os.getpid()}.tmp"
     with open(temp, "w", encoding="utf-8") as handle:
@@ -70,7 +56,7 @@ def main() -> int:
         print(f"simdist worker: torch is not importable: {exc}", file=sys.stderr)
         return 3
 
-    from simdist._scenario import load_scenario
+    from simdist._scenario import load_scenario, plain_result
 
     out = os.environ["SIMDIST_OUT"]
     rank = int(os.environ["RANK"])
@@ -97,7 +83,7 @@ def main() -> int:
         dist.init_process_group(backend=backend, init_method="env://", timeout=timedelta(seconds=timeout))
         record["device"] = _device(torch, backend)
         scenario = load_scenario(os.environ["SIMDIST_SCENARIO"])
-        record["result"] = _plain(scenario.func(dist))
+        record["result"] = plain_result(scenario.func(dist))
     except BaseException as exc:  # the scenario's failure is data for the report
         record.setdefault("device", _device(torch, backend))
         message = " ".join(str(exc).split())
