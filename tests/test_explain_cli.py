@@ -137,6 +137,15 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv):
     assert "Traceback" not in err
 
 
+def test_plot_option_draws_the_rank_map(capsys, tmp_path):
+    target = tmp_path / "ranks.svg"
+    code, _, err = run(capsys, "explain", "--nnodes", "2", "--nproc", "2", "-f", "tree", "--plot", str(target))
+    assert code == 0, err
+    assert target.read_text().lstrip().startswith("<?xml")
+    code, _, err = run(capsys, "explain", "--plot", str(tmp_path / "ranks.gif"))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+
+
 VOCABULARY = st.sampled_from(
     ["--nnodes", "--nproc", "--node-rank", "--master-addr", "--master-port", "--rdzv-backend", "--rdzv-endpoint",
      "--max-restarts", "--standalone", "--role", "--gpus-per-node", "--cuda-visible-devices", "--hosts", "--env",

@@ -3,6 +3,8 @@
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from simdist.cli import main
 
@@ -93,3 +95,34 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv):
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1
     assert err.startswith("simdist simulate: error: ") and "Traceback" not in err
+
+
+def test_plot_option_draws_the_simulated_run(capsys, tmp_path):
+    target = tmp_path / "run.png"
+    code, _, err = run(capsys, "--nproc", "4", "--scenario", "allreduce", "--algorithm", "ring", "--start-times", "0",
+                       "--plot", str(target))  # fmt: skip
+    assert code == 0, err
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+SIM_VOCABULARY = st.sampled_from(
+    ["--nnodes", "--nproc", "--seed", "--start-times", "--fail", "--node-ranks", "--scenario", "--backend",
+     "--algorithm", "--pg-timeout", "--work", "-f", "2", "0", "-1", "1:2", "abc", "0,never", "1@2", "9@1", "0:5@1",
+     "allreduce", "broken_order", "nope", "x.py:f", "ring", "tree", "gloo", "nccl", "json", "timeline", "0,1,1", "1e9"]
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(SIM_VOCABULARY, max_size=8))
+def test_random_simulate_argv_never_tracebacks(argv):
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["simulate", "--pg-timeout", "5", *argv])
+    assert code in (0, 1, 2)
+    if code == 2:
+        assert len(err.getvalue().strip().splitlines()) == 1, err.getvalue()
+    else:
+        assert "Traceback" not in err.getvalue()

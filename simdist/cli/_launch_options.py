@@ -126,8 +126,29 @@ def _parse_env(items: list[str] | None) -> dict[str, str]:
     return env
 
 
-def build_spec(command: list[str] | None, **options) -> LaunchSpec:
-    """One LaunchSpec from the launch options, or from a pasted torchrun command."""
+def _count_local_gpus(token: str) -> int:
+    """What torchrun's ``--nproc-per-node gpu`` resolves to on this machine (asked in a subprocess:
+    the launcher itself never imports torch)."""
+    import subprocess
+    import sys
+
+    probe = "import torch; print(torch.cuda.device_count() if torch.cuda.is_available() else 0)"
+    try:
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+        count = int(result.stdout.strip() or "0")
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        count = 0
+    if count == 0:
+        raise ConfigError(f"--nproc {token}: CUDA is not available on this machine (torchrun: 'Cuda is not available.')")
+    return count
+
+
+def build_spec(command: list[str] | None, local_machine: bool = False, **options) -> LaunchSpec:
+    """One LaunchSpec from the launch options, or from a pasted torchrun command.
+
+    ``local_machine``: the launch runs here (``--real``), so ``--nproc gpu`` means this
+    machine's GPU count, as torchrun would resolve it.
+    """
     gpus = options.pop("gpus_per_node")
     hosts = options.pop("hosts")
     gpus_per_node = [int(g) if g.strip().isdigit() else g for g in gpus.split(",")] if gpus else None
@@ -143,6 +164,8 @@ def build_spec(command: list[str] | None, **options) -> LaunchSpec:
         return spec_from_command(command, gpus_per_node=gpus_per_node, hosts=hosts.split(",") if hosts else None)
     nproc = options["nproc"] or "1"
     if nproc.strip() in ("gpu", "auto"):
+        if gpus_per_node is None and local_machine:
+            gpus_per_node = [_count_local_gpus(nproc.strip())]
         if gpus_per_node is None:
             raise ConfigError(f"--nproc {nproc} means one process per GPU: tell simdist how many with --gpus-per-node")
         nproc = gpus_per_node
@@ -204,7 +227,7 @@ def launch_options(func):
     def command(**kwargs):
         options = {name: kwargs.pop(name) for name in LAUNCH_PARAMETERS}
         pasted = kwargs["command"] if takes_command else kwargs.pop("command")
-        spec = build_spec(pasted, **options)
+        spec = build_spec(pasted, local_machine=bool(kwargs.get("real")), **options)
         return func(spec=spec, **kwargs)
 
     command.__signature__ = signature.replace(
