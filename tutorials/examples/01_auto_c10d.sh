@@ -1,0 +1,1 @@
+simdist explain --nproc 2

@@ -1,0 +1,1 @@
+simdist explain --nnodes 2 --nproc 2 --master-port 29400 -f tree

@@ -1,0 +1,2 @@
+# exit: 2
+simdist simulate --nnodes 2 --start-times 0

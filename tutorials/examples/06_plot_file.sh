@@ -1,0 +1,2 @@
+# setup: simdist simulate --nnodes 2 --nproc 2 --master-addr 192.168.5.228 --master-port 29400 --hosts 192.168.5.228,192.168.5.229 --start-times 0,0 --scenario allreduce --algorithm ring --trace trace.json
+simdist plot trace.json -o ring.svg --view steps
