@@ -67,31 +67,6 @@ def report_with_mismatch() -> dict:
     }
 
 
-def ring_all_reduce_trace(n: int = 4, nbytes: int = 64 << 20, start: float = 3.0) -> dict:
-    """A hand-made trace of one ring all-reduce over ``n`` ranks, as the simulator records it.
-
-    Reduce-scatter step s: rank r sends chunk (r − s) mod n to r + 1; all-gather
-    step s: chunk (r + 1 − s) mod n. 2(n − 1) steps, each moving nbytes / n per rank.
-    """
-    steps, chunk = 2 * (n - 1), nbytes // n
-    step_time = 0.0004
-    ranks = list(range(n))
-    events = [{"t": start, "kind": "collective", "node": None, "rank": None, "detail": {
-        "op": "all_reduce", "seq": 0, "group": "world", "ranks": ranks, "algorithm": "ring", "bytes": nbytes,
-        "start": start, "end": start + steps * step_time, "algbw": 0.0, "busbw": 0.0}}]
-    for s in range(steps):
-        reduce = s < n - 1
-        k = s if reduce else s - (n - 1)
-        transfers = [{"src": r, "dst": (r + 1) % n, "chunk": (r - k) % n if reduce else (r + 1 - k) % n,
-                      "bytes": chunk} for r in ranks]
-        events.append({"t": start + s * step_time, "kind": "collective_step", "node": None, "rank": None, "detail": {
-            "op": "all_reduce", "seq": 0, "group": "world", "algorithm": "ring", "step": s, "steps": steps,
-            "phase": "reduce_scatter" if reduce else "all_gather", "transfers": transfers,
-            "start": start + s * step_time, "end": start + (s + 1) * step_time}})
-    return {"schema": "simdist.trace/1", "seed": 0, "launch": {}, "events": events, "plan": None, "results": [],
-            "outcome": "ok", "diagnosis": "hand-made: one ring all_reduce"}
-
-
 FIGURES: dict[str, Callable[[], object]] = {
     "rank-map-1x1.svg": lambda: simdist.plot.rank_map(plan()),
     "rank-map-2x2.svg": lambda: simdist.plot.rank_map(seed_tutorial()),
@@ -104,7 +79,9 @@ FIGURES: dict[str, Callable[[], object]] = {
     "rank-map-report-mismatch.svg": lambda: simdist.plot.rank_map(report_with_mismatch()),
     "timeline-restart.svg": lambda: simdist.plot.timeline(simulated(
         "--nnodes", "2", "--nproc", "2", "--master-port", "29500", "--fail", "1:0@2.7", "--max-restarts", "1")),
-    "ring-allreduce-4.svg": lambda: simdist.plot.ring_steps(ring_all_reduce_trace(4)),
+    "ring-allreduce-4.svg": lambda: simdist.plot.ring_steps(simulated(
+        "--nnodes", "1", "--nproc", "4", "--master-port", "29500", "--start-times", "0", "--scenario", "allreduce",
+        "--algorithm", "ring")),
 }
 
 

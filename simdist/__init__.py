@@ -14,6 +14,7 @@ from ._spec import LaunchSpec, RendezvousSetup, resolve_rendezvous
 
 __all__ = [
     "ConfigError",
+    "Failure",
     "LaunchSpec",
     "NodePlan",
     "Plan",
@@ -22,17 +23,33 @@ __all__ = [
     "RealModeUnavailable",
     "RealRunFailed",
     "RendezvousSetup",
+    "ScenarioOptions",
+    "SimOptions",
     "SimdistError",
     "SimulationError",
+    "Trace",
+    "TraceEvent",
     "WorkerPlan",
     "make_plan",
     "parse_torchrun_args",
     "resolve_rendezvous",
+    "simulate",
     "spec_from_command",
 ]
 
 _LAZY_SUBMODULES = ("plot", "real", "testing")
-_LAZY_NAMES = {"parse_torchrun_args": "_torchrun_args", "spec_from_command": "_torchrun_args"}
+# Loaded on first use: the command-line parser (argparse), and the simulator, which
+# `simdist explain` never needs.
+_LAZY_NAMES = {
+    "parse_torchrun_args": "_torchrun_args",
+    "spec_from_command": "_torchrun_args",
+    "simulate": "_simulate",
+    "SimOptions": "_simulate",
+    "Failure": "_simulate",
+    "ScenarioOptions": "_scenario",
+    "Trace": "_trace",
+    "TraceEvent": "_trace",
+}
 
 
 def __getattr__(name: str):
@@ -49,3 +66,7 @@ def __getattr__(name: str):
         except PackageNotFoundError:  # a source tree that was never installed
             return "0+unknown"
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | set(_LAZY_SUBMODULES))

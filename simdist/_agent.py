@@ -123,7 +123,7 @@ class Agent:
                         yield from self._restart_workers()
                         continue
                     summary = self._child_failed_error(failed)
-                    self._stop_workers()
+                    yield from self._stop_and_wait()
                     sim.record("group_failed", self.machine.index, failed_ranks=[w.rank for w in failed],
                                exit_codes=[w.exit_code for w in failed], summary=summary)  # fmt: skip
                     return self._exit(1)
@@ -222,7 +222,8 @@ class Agent:
 
         def record(worker: WorkerRun, code: int) -> FailureRecord:
             pid = self.machine.pid + 1 + worker.local_rank + 8 * worker.attempt  # simulated worker pids
-            return FailureRecord(worker.rank, worker.local_rank, code, pid, self.machine.host, worker.ended_at)
+            ended = worker.ended_at if worker.exit_code is not None else self.sim.kernel.now  # SIGTERM'd now
+            return FailureRecord(worker.rank, worker.local_rank, code, pid, self.machine.host, ended)
 
         first = min(failed, key=lambda w: (w.ended_at, w.local_rank))
         siblings = [record(w, w.exit_code) for w in failed if w is not first]
@@ -244,11 +245,15 @@ class Agent:
             if worker.exit_code is None:
                 self.sim.kill_worker(worker, SIGTERM)
 
-    def _restart_workers(self):
+    def _stop_and_wait(self):
+        """SIGTERM the running workers and wait until they are gone, as torch's _stop_workers does."""
         running = [w.process for w in self.workers if w.exit_code is None and w.process is not None]
         self._stop_workers()
-        for process in running:  # torch waits for the stopped workers before it rendezvouses again
+        for process in running:
             yield process
+
+    def _restart_workers(self):
+        yield from self._stop_and_wait()
         yield from self._initialize_workers()
 
     def _exit_barrier(self):

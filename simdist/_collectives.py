@@ -254,6 +254,7 @@ class CollectiveEngine:
         self.timeout = timeout
         self.trace_steps = trace_steps
         self.exact_steps = exact_steps
+        self._choices: dict[tuple, str] = {}  # cached choice of algorithm per (op, size, node layout)
         self.pending: dict[tuple, dict[int, Op]] = {}  # (group, seq) -> rank -> op
         self.p2p: dict[tuple, list[Op]] = {}  # (group, src, dst, tag) -> unmatched sends
         self.recvs: dict[int, list[Op]] = {}  # dst -> unmatched receives, in the order posted
@@ -309,7 +310,7 @@ class CollectiveEngine:
             self.problem = SimProblem(
                 "deadlock",
                 self.kernel.now,
-                f"rank {rank} exited while ranks {', '.join(str(op.rank) for op in victims)} wait for it in "
+                f"rank {rank} exited while {_ranks_phrase([op.rank for op in victims])} for it in "
                 f"{victims[0].describe()} — a rank skipped a collective or a matching send/recv",
                 pending,
                 self._real_text("closed", victims[0]),
@@ -493,6 +494,9 @@ class CollectiveEngine:
 
     def _real_text(self, kind: str, op: Op, other: Op | None = None) -> str:
         ms = int(self.timeout * 1000)
+        if self.detail and kind == "mismatch":
+            return ("with TORCH_DISTRIBUTED_DEBUG=DETAIL (set here) every rank involved raises "
+                    "'RuntimeError: Detected mismatch between collectives on ranks' at the call, at once")  # fmt: skip
         if self.backend == "nccl":
             return (f"NCCL hangs until the watchdog fires after {ms} ms: '{self._watchdog(op)}', then "
                     "TORCH_NCCL_ASYNC_ERROR_HANDLING=1 tears the process down")  # fmt: skip
@@ -505,8 +509,11 @@ class CollectiveEngine:
                     "match expected size. Is there a distributed collective mismatch in your code?'); its peers get "
                     "'Connection reset by peer'")  # fmt: skip
         verb = self._timeout_error(op)[1].split("for ")[-1].split(" ")[0]
-        return (f"gloo: every waiting rank fails after the {ms} ms timeout with 'Timed out waiting {ms}ms for {verb} "
-                "operation to complete'; TORCH_DISTRIBUTED_DEBUG=DETAIL reports the mismatch at the call instead")  # fmt: skip
+        text = (f"gloo: every waiting rank fails after the {ms} ms timeout with 'Timed out waiting {ms}ms for {verb} "
+                "operation to complete'")  # fmt: skip
+        if kind == "mismatch":
+            text += "; TORCH_DISTRIBUTED_DEBUG=DETAIL would report the mismatch at the call instead"
+        return text
 
     def _fail_now(self, op: Op, kind: str, message: str) -> None:
         self._fail_later(op, 0.0, kind, message)
@@ -610,10 +617,22 @@ class CollectiveEngine:
         for op in ops:
             self._complete(op, t)
 
-    def _algorithm_for(self, kind: str, n: int, nbytes: int, inter: bool) -> str:
+    def _algorithm_for(self, kind: str, ranks: Sequence[int], nbytes: int, inter: bool) -> str:
+        """The requested algorithm, or the one the cost model says is fastest on these ranks' links."""
         if (kind, self.algorithm) in _KNOWN and self.algorithm != "auto":
             return self.algorithm
-        return choose_algorithm(kind, n, nbytes, self.cost, inter)
+        n = len(ranks)
+        if n > MAX_EXECUTED_GROUP:  # too many steps to time one by one: the closed forms decide
+            return choose_algorithm(kind, n, nbytes, self.cost, inter)
+        key = (kind, nbytes, tuple(self.node_of.get(r) for r in ranks))
+        if key not in self._choices:
+            same_node = self._same_node(ranks)
+            timed = {
+                name: sum(self.cost.step_time(step, same_node) for step in schedule(kind, name, n, nbytes))
+                for (op, name) in sorted(_KNOWN) if op == kind
+            }  # fmt: skip
+            self._choices[key] = min(timed, key=lambda name: (timed[name], name))
+        return self._choices[key]
 
     def _run(self, kind: str, ops: list[Op]):
         """Compute every rank's result in place; return (algorithm, steps or None, bytes)."""
@@ -702,7 +721,7 @@ class CollectiveEngine:
         the chunks really travel the schedule, so floating-point sums happen in the algorithm's order."""
         n = len(ops)
         nbytes = ops[0].tensors[0].nbytes
-        algorithm = self._algorithm_for("all_reduce", n, nbytes, inter)
+        algorithm = self._algorithm_for("all_reduce", [op.rank for op in ops], nbytes, inter)
         combine = _Combine(ops[0].reduce_op, n)
         steps = schedule("all_reduce", algorithm, n, nbytes) if n <= MAX_EXECUTED_GROUP else None
         for index in range(len(ops[0].tensors)):  # coalesced all-reduces reduce each tensor alike
@@ -747,6 +766,10 @@ def _splits(tensor: torch.Tensor, sizes: list[int] | None, n: int) -> list[torch
     if not sizes:
         return list(torch.chunk(tensor, n))
     return list(torch.split(tensor, sizes))
+
+
+def _ranks_phrase(ranks: list[int]) -> str:
+    return f"rank {ranks[0]} waits" if len(ranks) == 1 else f"ranks {', '.join(map(str, ranks))} wait"
 
 
 def _group_name(op: Op) -> str:

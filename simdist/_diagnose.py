@@ -82,7 +82,8 @@ def _collective_problem(sim: Simulation):
 def _diagnose(sim: Simulation) -> tuple[str, str]:
     problem = _collective_problem(sim)
     if problem is not None:
-        return problem.outcome, f"{problem.message} At t={problem.t:g}s. A real job: {problem.real}."
+        message = problem.message if problem.message.endswith(".") else problem.message + "."
+        return problem.outcome, f"{message} At t={problem.t:g}s. A real job: {problem.real}."
     agents = sim.agents
     errors = [a for a in agents if a.error is not None]
     failed = [a for a in agents if a.exit_code == 1 and a.error is None]
@@ -131,8 +132,13 @@ def _diagnose(sim: Simulation) -> tuple[str, str]:
             return "worker_failed", text + "."
         return "worker_failed", ", ".join(f"node {a.machine.index} was killed" for a in killed) + "."
     restarts = max((a.restart_count for a in agents), default=0)
-    world = sum(len(a.workers) for a in agents)
-    text = "the agent finished" if len(agents) == 1 else f"all {len(agents)} agents finished"
+    started = [a for a in agents if a.process is not None]
+    world = sum(len(a.workers) for a in started)
+    text = "the agent finished" if len(started) == 1 else f"all {len(started)} agents finished"
+    absent = [a.machine.index for a in agents if a.process is None]
+    if absent:
+        text += f" (node{'s' * (len(absent) > 1)} {', '.join(map(str, absent))} never started: not needed, " \
+                f"the round closed at {len(started)} of {sim.spec.nnodes} nodes)"
     text += f"; WORLD_SIZE={world}"
     if restarts:
         text += f" after {restarts} restart{'s' * (restarts != 1)}"

@@ -113,7 +113,8 @@ class StaticRendezvous:
                 self.servers[machine.host] = server
                 server.start()
                 self._up_event(machine.host).succeed(server)
-                sim.record("store_listen", machine.index, addr=setup.master_addr, port=port)
+                # The server binds the wildcard address of *its* machine; clients dial master_addr.
+                sim.record("store_listen", machine.index, addr=machine.host, port=port)
             target = _owner(sim, setup.master_addr, machine.index)
             store = yield from self._connect(agent, target, timeout)
             self._connected[machine.index] = store

@@ -265,7 +265,7 @@ class Simulation:
         for machine in self.machines:
             start = machine.start if machine.start != float("inf") else None
             self.record("machine", machine.index, host=machine.host, pid=machine.pid, node_rank=machine.node_rank,
-                        start=start)  # fmt: skip
+                        start=start, static=self.setup.backend == "static")  # fmt: skip
         for agent in self.agents:
             if agent.machine.start != float("inf"):
                 self._spawn_agent(agent)

@@ -17,8 +17,8 @@ def _ranks(detail: dict) -> str:
 
 
 SENTENCES: dict[str, Callable[[TraceEvent], str]] = {
-    "machine": lambda e: f"machine {e.node} is {e.detail['host']} (pid {e.detail['pid']}, --node-rank "
-    f"{e.detail['node_rank']}), "
+    "machine": lambda e: f"machine {e.node} is {e.detail['host']} (pid {e.detail['pid']}"
+    + (f", --node-rank {e.detail['node_rank']}" if e.detail.get("static", True) else "") + "), "
     + ("its torchrun never starts" if e.detail["start"] is None else f"torchrun starts at t={e.detail['start']:g}s"),
     "agent_start": lambda e: "torchrun starts",
     "rdzv_start": lambda e: f"{e.detail['backend']} rendezvous" + (f" (attempt {e.detail['attempt']})" if e.detail["attempt"] else ""),

@@ -108,3 +108,27 @@ def test_the_launching_process_never_imports_torch(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip().splitlines()[-1] == "NO-TORCH 0", result.stdout + result.stderr
+
+
+def test_a_cluster_launch_gathers_every_node_on_the_rank_0_machine(tmp_path):
+    """The same command on every machine (only --node-rank differs): RANK 0's machine reports all ranks."""
+    import subprocess
+    import sys
+
+    from simdist.real import free_port
+
+    port = str(free_port())
+    processes = []
+    for node in (0, 1):
+        folder = tmp_path / f"node{node}"
+        folder.mkdir()
+        argv = [sys.executable, "-m", "simdist", "simulate", "--real", "--scenario", "allreduce", "--nnodes", "2",
+                "--nproc", "1", "--master-addr", "127.0.0.1", "--master-port", port, "--node-rank", str(node),
+                "--timeout", "60", "--report", str(folder / "report.json")]  # fmt: skip
+        processes.append(subprocess.Popen(argv, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    report = json.loads((tmp_path / "node0" / "report.json").read_text())
+    assert report["comparison"]["matches"] and [w["rank"] for w in report["workers"]] == [0, 1]
+    assert not (tmp_path / "node1" / "report.json").exists()
+    assert "ran its share" in outputs[1][0]

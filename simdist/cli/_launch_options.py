@@ -24,7 +24,7 @@ def _opt(*names: str, help: str, panel: str = PANEL, **kw) -> typer.models.Optio
 
 LAUNCH_PARAMETERS = {
     "nnodes": Annotated[
-        Optional[str], _opt("--nnodes", help="Number of nodes, N or MIN:MAX. [default: 1]", metavar="N|MIN:MAX")
+        Optional[str], _opt("--nnodes", help="Number of nodes, N or MIN:MAX. \\[default: 1]", metavar="N|MIN:MAX")
     ],
     "nproc": Annotated[
         Optional[str],
@@ -32,7 +32,7 @@ LAUNCH_PARAMETERS = {
             "--nproc",
             "--nproc-per-node",
             "--nproc_per_node",
-            help="Processes per node: one number, one per node (2,4), or gpu (= --gpus-per-node). [default: 1]",
+            help="Processes per node: one number, one per node (2,4), or gpu (= --gpus-per-node). \\[default: 1]",
             metavar="P|P0,P1,…",
         ),
     ],
@@ -41,29 +41,29 @@ LAUNCH_PARAMETERS = {
         _opt("--node-rank", "--node_rank", help="This machine's node rank (highlighted; static rendezvous only)."),
     ],
     "master_addr": Annotated[
-        Optional[str], _opt("--master-addr", "--master_addr", help="Address of node 0. [default: 127.0.0.1]")
+        Optional[str], _opt("--master-addr", "--master_addr", help="Address of node 0. \\[default: 127.0.0.1]")
     ],
     "master_port": Annotated[
         Optional[int],
-        _opt("--master-port", "--master_port", help="Store port on node 0. [default: 29500; see auto-c10d]"),
+        _opt("--master-port", "--master_port", help="Store port on node 0. \\[default: 29500; see auto-c10d]"),
     ],
     "rdzv_backend": Annotated[
         Optional[str],
-        _opt("--rdzv-backend", "--rdzv_backend", help="static or c10d. [default: static]", metavar="static|c10d"),
+        _opt("--rdzv-backend", "--rdzv_backend", help="static or c10d. \\[default: static]", metavar="static|c10d"),
     ],
     "rdzv_endpoint": Annotated[
         Optional[str], _opt("--rdzv-endpoint", "--rdzv_endpoint", help="HOST[:PORT] of the rendezvous store.")
     ],
-    "rdzv_id": Annotated[Optional[str], _opt("--rdzv-id", "--rdzv_id", help="Job id. [default: none]")],
+    "rdzv_id": Annotated[Optional[str], _opt("--rdzv-id", "--rdzv_id", help="Job id. \\[default: none]")],
     "rdzv_conf": Annotated[
         Optional[str],
         _opt("--rdzv-conf", "--rdzv_conf", help="Rendezvous settings k=v,… (join_timeout, last_call_timeout, timeout)."),
     ],
     "max_restarts": Annotated[
-        Optional[int], _opt("--max-restarts", "--max_restarts", help="Worker group restarts allowed. [default: 0]")
+        Optional[int], _opt("--max-restarts", "--max_restarts", help="Worker group restarts allowed. \\[default: 0]")
     ],
     "standalone": Annotated[bool, _opt("--standalone", help="Single-node rendezvous on a free local port.")],
-    "role": Annotated[Optional[str], _opt("--role", help="Worker role, one or one per node. [default: default]")],
+    "role": Annotated[Optional[str], _opt("--role", help="Worker role, one or one per node. \\[default: default]")],
     "virtual_local_rank": Annotated[
         bool, _opt("--virtual-local-rank", "--virtual_local_rank", help="LOCAL_RANK=0, one GPU visible per worker.")
     ],
@@ -73,7 +73,7 @@ LAUNCH_PARAMETERS = {
         _opt(
             "--gpus-per-node",
             "--gpus_per_node",
-            help="GPUs each machine has, one or one per node. [default: as many as processes]",
+            help="GPUs each machine has, one or one per node. \\[default: as many as processes]",
             panel=MACHINE_PANEL,
         ),
     ],
@@ -102,7 +102,7 @@ LAUNCH_PARAMETERS = {
     ],
     "script": Annotated[
         Optional[str],
-        _opt("--script", help="Training script and its arguments. [default: train.py]", panel=MACHINE_PANEL),
+        _opt("--script", help="Training script and its arguments. \\[default: train.py]", panel=MACHINE_PANEL),
     ],
 }
 

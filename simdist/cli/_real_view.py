@@ -23,6 +23,7 @@ def show(report: dict, console) -> None:
     plan_workers = {w["rank"]: w for w in report["plan"]["workers"]}
     observed = {w["rank"]: w for w in report["workers"]}
     predicted_results = report.get("predicted_results") or {}
+    predicted_errors = report.get("predicted_errors") or {}
     differing = {d["rank"] for d in report["comparison"]["differences"]}
     table = Table(title=f"Predicted vs observed · scenario {report['scenario']} · backend {report['backend']} · "
                         f"torch {report.get('torch_version')}", title_justify="left", header_style="bold cyan")  # fmt: skip
@@ -43,7 +44,8 @@ def show(report: dict, console) -> None:
             str(plan["node_rank"]) if plan else "?",
             str(plan["local_rank"]) if plan else "?",
             "none" if not plan or plan["gpu"] is None else str(plan["gpu"]),
-            _cell(predicted_results.get(str(rank))),
+            f"✗ {predicted_errors[str(rank)].split(':')[0]}" if str(rank) in predicted_errors
+            else _cell(predicted_results.get(str(rank))),
             result,
             where,
             Text("✓", style="green") if ok else Text("✗", style="bold red"),
@@ -60,8 +62,11 @@ def show(report: dict, console) -> None:
             console.print(f"  … {len(differences) - 20} more in the report", highlight=False)
     if report.get("diagnosis"):
         console.print(Text(f"diagnosis: {report['diagnosis']}", style="red"), highlight=False)
-    if report["comparison"]["matches"]:
+    if report["comparison"]["matches"] and not report.get("failed"):
         console.print(Text(f"✓ real torchrun matched the prediction for all {len(observed)} ranks", style="bold green"))
+    elif report["comparison"]["matches"]:
+        console.print(Text(f"✓ real torchrun failed exactly as predicted ({report.get('predicted_outcome')}): "
+                           f"{report.get('predicted_diagnosis')}", style="bold yellow"), highlight=False)
 
 
 def run(spec: LaunchSpec, *, scenario: str, backend: str, timeout: float, local_nodes: bool, pg_timeout: float | None,
@@ -88,7 +93,11 @@ def run(spec: LaunchSpec, *, scenario: str, backend: str, timeout: float, local_
     console = Console(highlight=False)
     here = report["nodes_run_here"]
     if report["gathered_by"] is None and len(here) < spec.max_nodes and not report["workers"]:
-        raise RealRunFailed("no worker reported on this machine; see torchrun's output above")
+        for agent in report["agents"]:
+            err.print(f"torchrun on node {agent['node']} (exit {agent['returncode']}) said:", style="bold")
+            for line in agent["stderr_tail"][-12:]:
+                err.print(f"  {line}", markup=False)
+        raise RealRunFailed("no worker reported on this machine (torchrun's last lines are above)")
     cluster_share = len(here) < spec.max_nodes and report["gathered_by"] is None
     if cluster_share:
         where = report["plan"]["launch"]["master_addr"] or "the node with group rank 0"
@@ -104,4 +113,4 @@ def run(spec: LaunchSpec, *, scenario: str, backend: str, timeout: float, local_
         save(rank_map(report), plot)
         console.print(f"plot: {plot}")
     sys.stdout.flush()
-    return 0 if report["comparison"]["matches"] else 1
+    return 0 if report["comparison"]["matches"] and not report.get("failed") else 1

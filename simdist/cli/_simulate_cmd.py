@@ -115,7 +115,7 @@ def simulate(
                                 rich_help_panel=SCENARIO_PANEL)
     ] = Algorithm.auto,
     pg_timeout: Annotated[
-        Optional[float], typer.Option("--pg-timeout", help="init_process_group timeout, s [default: gloo 1800, nccl 600].",
+        Optional[float], typer.Option("--pg-timeout", help="init_process_group timeout, s \\[default: gloo 1800, nccl 600].",
                                       rich_help_panel=SCENARIO_PANEL)
     ] = None,
     latency_intra: Annotated[float, typer.Option("--latency-intra", help="α inside a node, µs.", rich_help_panel=SCENARIO_PANEL)] = 2.0,

@@ -38,8 +38,16 @@ def observed_gpu(device: dict | None) -> int | str | None:
     return index
 
 
-def compare(plan: dict, predicted_results: dict[int, Any] | None, records: list[dict], *, backend: str) -> list[dict]:
-    """Every way the observed workers differ from the prediction."""
+def compare(plan: dict, prediction: dict | None, records: list[dict], *, backend: str) -> list[dict]:
+    """Every way the observed workers differ from the prediction.
+
+    ``prediction`` holds the simulated ``results`` and ``errors`` by rank (string keys);
+    a rank predicted to fail agrees when it fails with the same error (see ``error_key``).
+    """
+    from ._predict import error_key
+
+    results = (prediction or {}).get("results") or {}
+    errors = (prediction or {}).get("errors") or {}
     differences: list[dict] = []
     observed = {r["rank"]: r for r in records}
     for worker in plan["workers"]:
@@ -57,12 +65,14 @@ def compare(plan: dict, predicted_results: dict[int, Any] | None, records: list[
                 differences.append({"rank": rank, "field": f"env.{key}", "predicted": value, "observed": None})
             elif value is not None and env[key] != value:
                 differences.append({"rank": rank, "field": f"env.{key}", "predicted": value, "observed": env[key]})
-        if record.get("error"):
-            error = record["error"]
-            differences.append({"rank": rank, "field": "error", "predicted": None,
-                                "observed": f"{error['type']}: {error['message']}"})  # fmt: skip
-        elif predicted_results is not None and rank in predicted_results and record.get("result") != predicted_results[rank]:
-            differences.append({"rank": rank, "field": "result", "predicted": predicted_results[rank],
+        observed_error = f"{record['error']['type']}: {record['error']['message']}" if record.get("error") else None
+        predicted_error = errors.get(str(rank))
+        if predicted_error or observed_error:
+            if not (predicted_error and observed_error and error_key(predicted_error) == error_key(observed_error)):
+                differences.append({"rank": rank, "field": "error", "predicted": predicted_error,
+                                    "observed": observed_error})  # fmt: skip
+        elif prediction is not None and str(rank) in results and record.get("result") != results[str(rank)]:
+            differences.append({"rank": rank, "field": "result", "predicted": results[str(rank)],
                                 "observed": record.get("result")})  # fmt: skip
         if backend == "nccl":
             gpu = observed_gpu(record.get("device"))

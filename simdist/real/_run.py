@@ -13,7 +13,7 @@ import dataclasses
 import importlib.util
 import json
 import os
-import secrets
+import hashlib
 import socket
 import sys
 import tempfile
@@ -101,18 +101,6 @@ def _environment(spec: LaunchSpec, options: RealOptions, out: Path, token: str) 
     return env
 
 
-def _predict_results(spec: LaunchSpec, options: RealOptions, backend: str) -> dict[int, Any] | None:
-    from .._scenario import ScenarioOptions
-    from .._simulate import SimOptions, simulate
-
-    trace = simulate(spec, start_times=(0.0,) * spec.max_nodes, options=SimOptions(), scenario=options.scenario,
-                     scenario_options=ScenarioOptions(backend=backend if backend != "auto" else "gloo",
-                                                      trace_steps=False))  # fmt: skip
-    if trace.outcome != "ok":
-        return {"outcome": trace.outcome, "diagnosis": trace.diagnosis}  # type: ignore[dict-item]
-    return {r["rank"]: r["result"] for r in trace.results}
-
-
 def run_real(spec: LaunchSpec, options: RealOptions, *, out_dir: str | None = None) -> dict:
     """Run the scenario through real torchrun; return the ``simdist.report/1`` document."""
     require_torch()
@@ -122,7 +110,7 @@ def run_real(spec: LaunchSpec, options: RealOptions, *, out_dir: str | None = No
     if options.local_nodes:
         spec = local_spec(spec)
     machines = _machines(spec, options.local_nodes)
-    token = secrets.token_hex(4)
+    token = launch_token(spec)
     with tempfile.TemporaryDirectory(prefix="simdist-real-", dir=out_dir) as folder:
         out = Path(folder)
         env = _environment(spec, options, out, token)
@@ -132,9 +120,18 @@ def run_real(spec: LaunchSpec, options: RealOptions, *, out_dir: str | None = No
         results = run_agents(commands, env=env, timeout=options.timeout, env_per_agent=per_agent)
         records = _records(out)
         prediction = _prediction(out)
-    if options.predict_results and "results" not in prediction and len(machines) == spec.max_nodes:
+    if options.predict_results and "outcome" not in prediction and len(machines) == spec.max_nodes:
         prediction = _predict_here(spec, options)  # RANK 0 did not get to it (it failed): predict here
     return _report(spec, options, machines, results, records, prediction)
+
+
+def launch_token(spec: LaunchSpec) -> str:
+    """The same on every machine of one launch (their commands differ only in --node-rank):
+    RANK 0 finds every node's records under it in the store."""
+    from .._plan import spec_to_dict
+
+    shared = {k: v for k, v in spec_to_dict(spec).items() if k != "node_rank"}
+    return hashlib.sha256(json.dumps(shared, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _prediction(out: Path) -> dict[str, Any]:
@@ -142,23 +139,17 @@ def _prediction(out: Path) -> dict[str, Any]:
     if not gathered.exists():
         return {}
     data = json.loads(gathered.read_text())
-    prediction: dict[str, Any] = {}
-    if "predicted_results" in data:
-        prediction["results"] = _int_keys(data["predicted_results"])
-    if "prediction_error" in data:
-        prediction["error"] = data["prediction_error"]
-    return prediction
-
-
-def _int_keys(value):
-    if isinstance(value, dict) and all(k.isdigit() for k in value):
-        return {int(k): v for k, v in value.items()}
-    return value
+    if "prediction" in data:
+        return data["prediction"]
+    return {"error": data["prediction_error"]} if "prediction_error" in data else {}
 
 
 def _predict_here(spec: LaunchSpec, options: RealOptions) -> dict[str, Any]:
+    from ._predict import predict
+
     try:
-        return {"results": _predict_results(spec, options, options.backend)}
+        return predict(spec, options.scenario, backend="nccl" if options.backend == "nccl" else "gloo",
+                       pg_timeout=options.pg_timeout)  # fmt: skip
     except Exception as exc:  # a prediction failure is reported, never fatal
         return {"error": f"{type(exc).__name__}: {exc}"}
 
@@ -225,16 +216,15 @@ def _report(spec, options, machines, results, records_and_host, prediction) -> d
             "hostname": record["hostname"], "pid": record["pid"], "device": record.get("device"),
             "backend": record.get("backend"), "result": record.get("result"), "error": record.get("error"),
         })  # fmt: skip
-    predicted = prediction.get("results")
     full_run = len(machines) == spec.max_nodes or gathered_by is not None
     expected_workers = plan["workers"] if full_run else [w for w in plan["workers"] if w["node_rank"] in machines]
-    differences = compare({**plan, "workers": expected_workers}, predicted if isinstance(predicted, dict) and
-                          "outcome" not in predicted else None, workers, backend=backend)  # fmt: skip
+    differences = compare({**plan, "workers": expected_workers}, prediction if "results" in prediction else None,
+                          workers, backend=backend)  # fmt: skip
     for result, machine in zip(results, machines, strict=True):
         if result.timed_out:
             differences.append({"rank": None, "field": f"node {machine}", "predicted": "exits",
                                 "observed": f"still running after {options.timeout:g} s (killed)"})  # fmt: skip
-        elif result.returncode not in (0, None) and not any(d["field"] == "error" for d in differences):
+        elif result.returncode not in (0, None) and not any(w.get("error") for w in workers):
             differences.append({"rank": None, "field": f"node {machine}", "predicted": "exit 0",
                                 "observed": f"torchrun exited {result.returncode}"})  # fmt: skip
     agents = [
@@ -249,7 +239,10 @@ def _report(spec, options, machines, results, records_and_host, prediction) -> d
         "backend": backend,
         "torch_version": records[0]["torch_version"] if records else None,
         "plan": plan,
-        "predicted_results": _json_keys(predicted),
+        "predicted_outcome": prediction.get("outcome"),
+        "predicted_diagnosis": prediction.get("diagnosis"),
+        "predicted_results": prediction.get("results"),
+        "predicted_errors": prediction.get("errors"),
         "prediction_error": prediction.get("error"),
         "workers": workers,
         "agents": agents,
@@ -257,19 +250,16 @@ def _report(spec, options, machines, results, records_and_host, prediction) -> d
         "nodes_run_here": machines,
         "comparison": {"matches": not differences, "differences": differences},
     }
+    report["failed"] = any(w.get("error") for w in workers) or any(
+        r.returncode not in (0, None) or r.timed_out for r in results
+    ) or len(workers) < len(expected_workers)
     report["diagnosis"] = _diagnosis(report, results)
     return report
 
 
-def _json_keys(value):
-    if isinstance(value, dict):
-        return {str(k): v for k, v in value.items()}
-    return value
-
-
 def _diagnosis(report: dict, results: list[AgentResult]) -> str | None:
     """Name the failing rank and the root cause, as torchrun and the workers reported it."""
-    if report["comparison"]["matches"]:
+    if report["comparison"]["matches"] and not report["failed"]:
         return None
     for result in results:
         cause = child_failed_root_cause(result.stderr)

@@ -128,7 +128,7 @@ def _publish(record: dict, rank: int) -> None:
 
 
 def _predict() -> dict:
-    """The simulator's prediction of every rank's result, computed here by RANK 0.
+    """The simulator's prediction, computed here by RANK 0.
 
     This process has torch loaded already, so predicting here costs a fraction of a
     second where the launching simdist would spend seconds importing torch. The
@@ -138,18 +138,13 @@ def _predict() -> dict:
     if not spec_json:
         return {}
     try:
-        from simdist._scenario import ScenarioOptions
-        from simdist._simulate import SimOptions, simulate
         from simdist._spec import LaunchSpec
+        from simdist.real._predict import predict
 
         spec = LaunchSpec(**json.loads(spec_json))
-        backend = os.environ.get("SIMDIST_PREDICT_BACKEND", "gloo")
-        trace = simulate(spec, start_times=(0.0,) * spec.max_nodes, options=SimOptions(),
-                         scenario=os.environ["SIMDIST_SCENARIO"],
-                         scenario_options=ScenarioOptions(backend=backend, trace_steps=False))  # fmt: skip
-        if trace.outcome != "ok":
-            return {"predicted_results": {"outcome": trace.outcome, "diagnosis": trace.diagnosis}}
-        return {"predicted_results": {str(r["rank"]): r["result"] for r in trace.results}}
+        return {"prediction": predict(spec, os.environ["SIMDIST_SCENARIO"],
+                                      backend=os.environ.get("SIMDIST_PREDICT_BACKEND", "gloo"),
+                                      pg_timeout=float(os.environ.get("SIMDIST_PG_TIMEOUT", "60")))}  # fmt: skip
     except Exception as exc:  # a failed prediction is reported, never fatal to the real run
         return {"prediction_error": f"{type(exc).__name__}: {exc}"}
 
