@@ -7,8 +7,7 @@ simulator, and shrinks what it finds to the smallest counterexample.
 
 from hypothesis import Verbosity, given, settings
 
-from simdist import LaunchSpec
-from simdist._simulate import simulate
+from simdist import LaunchSpec, simulate
 from simdist.testing.strategies import arrival_schedules, failure_plans
 
 SETTINGS = settings(derandomize=True, database=None, max_examples=100, deadline=None, verbosity=Verbosity.quiet)
