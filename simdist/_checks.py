@@ -62,7 +62,7 @@ def _rendezvous_rules(plan: Plan) -> Iterator[PlanWarning]:
     if "--node-rank" in setup.ignored:
         yield PlanWarning(
             "node_rank_ignored",
-            f"node_rank is only used for static rdzv_backend. It will be ignored for rdzv_backend=c10d. "
+            "node_rank is only used for static rdzv_backend. It will be ignored for rdzv_backend=c10d. "
             "Group ranks (and so which machine runs RANK 0) are decided at rendezvous",
         )
     if setup.backend == "c10d" and setup.mode == "explicit" and not spec.rdzv_endpoint:

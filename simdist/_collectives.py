@@ -20,7 +20,6 @@ is drawn from the seed (``shuffle=True``), so Hypothesis can explore them.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -412,7 +411,7 @@ class CollectiveEngine:
         self.problem = SimProblem("deadlock", self.kernel.now, f"no rank can make progress — {lines}", pending,
                                   self._real_text("hang", first))  # fmt: skip
         self.sim.record("deadlock", None, None, message=self.problem.message, pending=_str_keys(pending))
-        for rank, op in sorted(self.blocked_on.items()):
+        for _, op in sorted(self.blocked_on.items()):
             self._fail_later(op, self.timeout, *self._timeout_error(op))
 
     # -- mismatches ------------------------------------------------------------------------------
@@ -555,6 +554,7 @@ class CollectiveEngine:
             recv.tensors[0].copy_(send.tensors[0].reshape(recv.tensors[0].shape))
         except RuntimeError as exc:
             for op in (send, recv):
+                self._resolve(op)
                 self._fail_now(op, "RuntimeError", str(exc))
             return
         recv.source = send.rank
@@ -563,10 +563,14 @@ class CollectiveEngine:
         for op in (send, recv):
             self._complete(op, start + duration)
 
-    def _complete(self, op: Op, at: float) -> None:
+    def _resolve(self, op: Op) -> None:
+        """Every participant has called ``op``: it will complete (or fail) on its own."""
         op.matched = True
         if self.unmatched.get(op.rank) is op:
             del self.unmatched[op.rank]
+
+    def _complete(self, op: Op, at: float) -> None:
+        self._resolve(op)
 
         def done(_event, op=op) -> None:
             if not op.event.triggered:
@@ -585,6 +589,7 @@ class CollectiveEngine:
             algorithm, steps, nbytes = self._run(first.kind, ops)
         except (RuntimeError, TypeError, ValueError) as exc:  # torch refused the data (e.g. AVG on integers)
             for op in ops:
+                self._resolve(op)  # settled (by an error), not waiting for anyone
                 self._fail_now(op, type(exc).__name__, str(exc))
             return
         same_node = self._same_node(group_ranks)
@@ -779,5 +784,3 @@ def _group_name(op: Op) -> str:
 def _str_keys(mapping: dict[int, str]) -> dict[str, str]:
     return {str(k): v for k, v in mapping.items()}
 
-
-_ = itertools  # (kept for readers: FIFO matching relies on list order, not counters)

@@ -9,10 +9,8 @@ can run at the same virtual time run one at a time, in an order drawn from the s
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -278,6 +276,3 @@ def plain_result(value: Any) -> Any:
         return value
     return repr(value)
 
-
-_ = sys  # scenarios run in this interpreter; nothing else to set up
-_unused = importlib

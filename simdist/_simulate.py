@@ -21,7 +21,7 @@ from ._agent import SIGKILL, Agent, Machine, WorkerRun
 from ._checks import is_loopback
 from ._errors import ConfigError, SimulationError
 from ._kernel import Interrupt, Kernel
-from ._plan import make_plan, node_plan, spec_to_dict, worker_env
+from ._plan import node_plan, worker_env
 from ._rendezvous import C10dRendezvous, RoundResult, StaticRendezvous
 from ._spec import LaunchSpec, resolve_rendezvous
 from ._trace import Trace, TraceRecorder
@@ -381,7 +381,3 @@ def simulate(
     trace.extra["scenario"] = {"name": chosen.name, "ref": chosen.ref, "backend": settings.backend,
                                "algorithm": settings.algorithm, "pg_timeout": settings.pg_timeout}  # fmt: skip
     return trace
-
-
-def launch_dict(spec: LaunchSpec) -> dict:
-    return spec_to_dict(spec)

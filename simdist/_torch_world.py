@@ -22,7 +22,7 @@ from typing import Any
 import greenlet
 import torch.distributed as dist
 import torch.distributed.distributed_c10d as c10d
-from torch._C._distributed_c10d import _register_process_group, _unregister_process_group
+from torch._C._distributed_c10d import _unregister_process_group
 
 from ._errors import SimulationError
 
@@ -207,5 +207,3 @@ def group_ranks(pg: dist.ProcessGroup) -> Mapping[int, int]:
     """Global rank -> group rank of ``pg``, as the current rank's world records it."""
     return c10d._world.pg_group_ranks[pg]
 
-
-_ = _register_process_group  # imported to make the dependency on the C++ registry explicit

@@ -1,9 +1,7 @@
-import os
 import sys
 
 import pytest
 
-from simdist._spec import LaunchSpec
 
 TORCHRUN = f"{sys.executable} -m torch.distributed.run"
 

@@ -207,3 +207,24 @@ def test_sequence_numbers_count_per_group_and_agree_across_ranks(n, program):
     for seqs in by_group.values():
         assert seqs == list(range(len(seqs)))
     assert len(by_group.get("WORLD", [])) == program.count("world")
+
+
+def test_premul_sum_is_refused_by_gloo_and_computed_by_nccl():
+    def scenario(dist):
+        t = torch.tensor([float(dist.get_rank() + 1)])
+        dist.all_reduce(t, op=dist._make_nccl_premul_sum(0.5))
+        return t.item()
+
+    gloo = _run(_launch(1, 2), scenario, backend="gloo")
+    assert gloo.outcome == "worker_failed"
+    assert "Cannot use ReduceOp.PREMUL_SUM with Gloo" in gloo.diagnosis
+    nccl = _run(_launch(1, 2), scenario, backend="nccl")
+    assert [r["result"] for r in nccl.results] == [1.5, 1.5]  # 0.5 * (1 + 2)
+
+
+def test_nccl_refuses_bitwise_ops_like_torch():
+    def scenario(dist):
+        dist.all_reduce(torch.ones(2, dtype=torch.int32), op=dist.ReduceOp.BAND)
+
+    trace = _run(_launch(1, 2), scenario, backend="nccl")
+    assert "ValueError: Cannot use ReduceOp.BAND with NCCL" in trace.diagnosis

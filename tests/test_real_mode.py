@@ -132,3 +132,34 @@ def test_a_cluster_launch_gathers_every_node_on_the_rank_0_machine(tmp_path):
     assert report["comparison"]["matches"] and [w["rank"] for w in report["workers"]] == [0, 1]
     assert not (tmp_path / "node1" / "report.json").exists()
     assert "ran its share" in outputs[1][0]
+
+
+def test_ctrl_c_stops_everything(tmp_path):
+    """SIGINT to simdist (what Ctrl-C sends) ends the run with 130 and takes every process down."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from simdist.real._agents import descendants
+
+    argv = [sys.executable, "-m", "simdist", "simulate", "--real", "--scenario", f"{FAULTY}:hang_on_rank_1",
+            "--nproc", "2", "--timeout", "120", "--report", str(tmp_path / "r.json")]  # fmt: skip
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        seen: set[int] = set()
+        while time.monotonic() < deadline and len(seen) < 3:  # torchrun and its 2 workers
+            seen.update(descendants(process.pid))
+            time.sleep(0.2)
+        time.sleep(3)  # the workers are in their scenarios now
+        seen.update(descendants(process.pid))
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert "interrupted" in err
+    time.sleep(0.5)
+    assert not [pid for pid in seen if alive(pid)]

@@ -53,3 +53,25 @@ def test_broken_scenarios_fail_under_real_gloo_as_the_simulator_says(scenario, p
     assert not report["comparison"]["matches"]
     real_errors = [w["error"]["message"] for w in report["workers"] if w.get("error")]
     assert any(phrase in message for message in real_errors), real_errors
+
+
+def test_gloo_refuses_what_the_simulator_refuses_with_the_same_message():
+    """Every refusal, on every rank, word for word (except gloo's build paths)."""
+    from simdist.real._predict import error_key
+
+    spec = LaunchSpec(nnodes=1, nproc_per_node=2)
+    scenario = f"{HERE / 'scenarios' / 'refusals.py'}:gloo_refusals"
+    report = run_real(spec, RealOptions(scenario=scenario, backend="gloo", timeout=90, predict_results=False))
+    simulated = simulate(spec, start_times=(0.0,), scenario=scenario, scenario_options=ScenarioOptions(backend="gloo"))
+    assert simulated.outcome == "ok", simulated.diagnosis
+    for worker, predicted in zip(report["workers"], simulated.results, strict=True):
+        for check, message in worker["result"].items():
+            assert error_key(message) == error_key(predicted["result"][check]), (check, message, predicted["result"][check])
+            assert message != "ok", check
+
+
+def test_async_work_isend_and_recv_from_any_source_match_real_gloo():
+    spec = LaunchSpec(nnodes=1, nproc_per_node=3)
+    report = run_real(spec, RealOptions(scenario=f"{HERE / 'scenarios' / 'refusals.py'}:async_and_p2p", timeout=90))
+    assert report["comparison"]["matches"], report["comparison"]["differences"]
+    assert report["workers"][0]["result"] == {"sum": 3.0, "received": [[1, 10.0], [2, 20.0]]}

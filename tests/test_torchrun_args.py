@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simdist import ConfigError, LaunchSpec, make_plan
+from simdist import ConfigError, make_plan
 from simdist._commands import torchrun_argv
 from simdist._torchrun_args import parse_torchrun_args, spec_from_command
 from simdist.testing.strategies import launch_specs

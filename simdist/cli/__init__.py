@@ -33,7 +33,7 @@ def _root() -> None:
 # module of the command being run is imported, so start-up stays flat as the CLI grows.
 COMMAND_MODULES = {"explain": "_explain_cmd", "simulate": "_simulate_cmd", "plot": "_plot_cmd"}
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _one_line(message: str) -> str:
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         print(f"{where}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except ConfigError as exc:
         print(f"{where}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `simdist explain … | head`
         sys.stderr.close()
         return EXIT_OK
+    if result == EXIT_INTERRUPTED:  # typer turns Ctrl-C into a return value of 130
+        print(f"{where}: interrupted", file=sys.stderr)
     return result if isinstance(result, int) else EXIT_OK
 
 

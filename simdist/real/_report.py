@@ -7,7 +7,6 @@ with the plan and with the simulated scenario results.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 __all__ = ["REPORT_SCHEMA", "child_failed_root_cause", "compare", "observed_gpu", "relevant_env"]
 

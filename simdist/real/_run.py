@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
-import os
 import hashlib
 import socket
 import sys
@@ -279,5 +278,3 @@ def _diagnosis(report: dict, results: list[AgentResult]) -> str | None:
     return "; ".join(f"rank {d['rank']}: {d['field']} predicted {d['predicted']!r}, observed {d['observed']!r}"
                      for d in report["comparison"]["differences"][:3])  # fmt: skip
 
-
-_ = os  # the workers inherit the environment we build; nothing else of os is needed here

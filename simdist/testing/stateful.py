@@ -101,7 +101,7 @@ class LaunchMachine(RuleBasedStateMachine):
     @invariant()
     def ranks_of_a_full_round_are_range_world_size(self) -> None:
         rounds: dict[tuple, dict[int, dict]] = {}
-        for node, detail in self._assignments():
+        for _, detail in self._assignments():
             key = (detail["store"], detail["round"], detail["world_size"], detail["group_world_size"])
             rounds.setdefault(key, {})[detail["group_rank"]] = detail
         for (_, _, world, groups), by_rank in rounds.items():
