@@ -258,8 +258,18 @@ def scenario_program(runner: ScenarioRunner):
     return program
 
 
+NUMPY_HINT = "numpy is not installed: torch's *_object collectives need it (pip install numpy)"
+
+
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+    return explain_error(" ".join(str(exc).split()))
+
+
+def explain_error(message: str) -> str:
+    """torch's message, with a hint where torch's own is cryptic."""
+    if "Numpy is not available" in message or "No module named 'numpy'" in message:
+        return f"{message} ({NUMPY_HINT})"
+    return message
 
 
 def plain_result(value: Any) -> Any:

@@ -228,3 +228,11 @@ def test_nccl_refuses_bitwise_ops_like_torch():
 
     trace = _run(_launch(1, 2), scenario, backend="nccl")
     assert "ValueError: Cannot use ReduceOp.BAND with NCCL" in trace.diagnosis
+
+
+def test_missing_numpy_gets_a_clear_message(monkeypatch):
+    """torch's object collectives need numpy; without it the diagnosis says so, in one line."""
+    monkeypatch.setattr(torch.Tensor, "numpy", lambda self: (_ for _ in ()).throw(RuntimeError("Numpy is not available")))
+    trace = _run(_launch(1, 2), "objects")
+    assert trace.outcome == "worker_failed"
+    assert "pip install numpy" in trace.diagnosis

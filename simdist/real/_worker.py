@@ -56,7 +56,7 @@ def main() -> int:
         print(f"simdist worker: torch is not importable: {exc}", file=sys.stderr)
         return 3
 
-    from simdist._scenario import load_scenario, plain_result
+    from simdist._scenario import explain_error, load_scenario, plain_result
 
     out = os.environ["SIMDIST_OUT"]
     rank = int(os.environ["RANK"])
@@ -86,9 +86,7 @@ def main() -> int:
         record["result"] = plain_result(scenario.func(dist))
     except BaseException as exc:  # the scenario's failure is data for the report
         record.setdefault("device", _device(torch, backend))
-        message = " ".join(str(exc).split())
-        if isinstance(exc, ModuleNotFoundError) and "numpy" in message:
-            message = "numpy is not installed: torch's *_object collectives need it (pip install numpy)"
+        message = explain_error(" ".join(str(exc).split()))
         record["error"] = {"type": type(exc).__name__, "message": message,
                            "traceback": traceback.format_exc().splitlines()[-6:]}  # fmt: skip
         code = 1
