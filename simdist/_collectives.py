@@ -19,13 +19,14 @@ is drawn from the seed (``shuffle=True``), so Hypothesis can explore them.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ._algorithms import CostModel, bus_factor, choose_algorithm, schedule, step_count
+from ._collective_ops import OP_TYPES, Op, SimProblem, differences, fingerprint, same_call
+from ._reductions import Combine, flat_view, reduce_in_order, run_schedule, splits
 from ._kernel import Event, Kernel
 from ._world import WorkerError
 
@@ -36,208 +37,6 @@ __all__ = ["CollectiveEngine", "Op", "SimProblem"]
 
 MAX_TRACED_STEPS_GROUP = 64  # ranks; beyond this, steps are summarised, not listed
 MAX_EXECUTED_GROUP = 256  # ranks; beyond this the reduction runs in rank order (same values for integers)
-
-OP_TYPES = {
-    "all_reduce": "ALLREDUCE", "broadcast": "BROADCAST", "reduce": "REDUCE", "all_gather": "ALLGATHER",
-    "all_gather_into_tensor": "_ALLGATHER_BASE", "reduce_scatter": "REDUCE_SCATTER",
-    "reduce_scatter_tensor": "_REDUCE_SCATTER_BASE", "all_to_all": "ALLTOALL", "all_to_all_single": "ALLTOALL_BASE",
-    "gather": "GATHER", "scatter": "SCATTER", "barrier": "BARRIER", "all_reduce_coalesced": "ALLREDUCE_COALESCED",
-}  # fmt: skip
-DTYPE_NAMES = {
-    torch.float32: "Float", torch.float64: "Double", torch.float16: "Half", torch.bfloat16: "BFloat16",
-    torch.int64: "Long", torch.int32: "Int", torch.int16: "Short", torch.int8: "Char", torch.uint8: "Byte",
-    torch.bool: "Bool", torch.complex64: "ComplexFloat", torch.complex128: "ComplexDouble",
-}  # fmt: skip
-
-
-@dataclasses.dataclass(eq=False)
-class Op:
-    """One call a rank made: a collective (with ``seq``) or a point-to-point message."""
-
-    kind: str
-    rank: int  # global rank of the caller
-    group: tuple  # the logical group: (creation index, member global ranks)
-    group_rank: int
-    seq: int | None
-    tensors: list[torch.Tensor]  # inputs (and outputs, for in-place ops)
-    outputs: list[Any] = dataclasses.field(default_factory=list)
-    reduce_op: Any = None
-    root: int | None = None  # group rank of src/dst
-    peer: int | None = None  # p2p: global rank of the other side (None: any source)
-    tag: int = 0
-    extra: dict = dataclasses.field(default_factory=dict)
-    event: Event | None = None
-    submitted: float = 0.0
-    source: int | None = None  # p2p recv: who sent it (global rank)
-    matched: bool = False  # every participant has called it: it completes on its own now
-
-    def describe(self) -> str:
-        group = "WORLD" if self.group[1] == "WORLD" else f"group{list(self.group[1])}"
-        if self.kind in ("send", "recv"):
-            other = "any" if self.peer is None else self.peer
-            direction = "to" if self.kind == "send" else "from"
-            return f"{self.kind}({direction} rank {other}, tag {self.tag})"
-        details = []
-        if self.tensors:
-            shape = list(self.tensors[0].shape)
-            details.append(f"shape={shape}, dtype={str(self.tensors[0].dtype).removeprefix('torch.')}")
-        if self.root is not None:
-            details.append(f"root={self.root}")
-        if self.reduce_op is not None:
-            details.append(f"op={_red_type(self.reduce_op)}")
-        return f"{self.kind}#{self.seq} on {group}" + (f" ({', '.join(details)})" if details else "")
-
-
-@dataclasses.dataclass
-class SimProblem:
-    """A collective mismatch or a deadlock, with what each rank was doing."""
-
-    outcome: str  # "collective_mismatch" | "deadlock"
-    t: float
-    message: str
-    pending: dict[int, str]
-    real: str  # what a real job shows instead
-
-
-def _op_name(reduce_op) -> str:
-    name = getattr(reduce_op, "name", None) or str(reduce_op)
-    return str(name).split(".")[-1]
-
-
-def _red_type(reduce_op) -> str:
-    """ReduceOp (or its RedOpType) as a plain name: SUM, AVG, …, PREMUL_SUM."""
-    if hasattr(reduce_op, "op"):
-        reduce_op = reduce_op.op
-    return _op_name(reduce_op).upper()
-
-
-def _tensor_options(t: torch.Tensor) -> str:
-    # torch prints the device's TensorOptions here, whose dtype is always the default
-    return (
-        f"TensorOptions(dtype=float (default), device={t.device.type}, layout=Strided (default), "
-        "requires_grad=false (default), pinned_memory=false (default), memory_format=(nullopt))"
-    )
-
-
-def fingerprint(op: Op) -> str:
-    """``CollectiveFingerPrint(...)`` as torch's DETAIL mode prints it."""
-    if op.tensors:
-        t = op.tensors[0]
-        shape = ", ".join(str(d) for d in t.shape)
-        dtypes = DTYPE_NAMES.get(t.dtype, str(t.dtype))
-        tensor_part = f", TensorShape=[{shape}], TensorDtypes={dtypes}, TensorDeviceTypes={_tensor_options(t)}"
-    else:
-        tensor_part = ""
-    return f"CollectiveFingerPrint(SequenceNumber={op.seq}, OpType={OP_TYPES.get(op.kind, op.kind.upper())}{tensor_part})"
-
-
-def _differences(a: Op, b: Op) -> str:
-    """torch's 'Collectives differ in the following aspects' clause."""
-    parts = []
-    if a.kind != b.kind:
-        parts.append(f"Op type: {OP_TYPES.get(a.kind, a.kind)}vs {OP_TYPES.get(b.kind, b.kind)}")
-    elif a.tensors and b.tensors:
-        if list(a.tensors[0].shape) != list(b.tensors[0].shape):
-            parts.append(
-                "Tensor Tensor shapes: " + "x".join(map(str, a.tensors[0].shape)) + "vs "
-                + "x".join(map(str, b.tensors[0].shape))
-            )  # fmt: skip
-        if a.tensors[0].dtype != b.tensors[0].dtype:
-            parts.append(f"Tensor Tensor dtypes: {DTYPE_NAMES.get(a.tensors[0].dtype)}vs {DTYPE_NAMES.get(b.tensors[0].dtype)}")
-    if a.kind == b.kind and a.root != b.root:
-        parts.append(f"Root rank: {a.root}vs {b.root}")
-    if a.kind == b.kind and a.reduce_op is not None and _red_type(a.reduce_op) != _red_type(b.reduce_op):
-        parts.append(f"Reduce op: {_red_type(a.reduce_op)}vs {_red_type(b.reduce_op)}")
-    return "Collectives differ in the following aspects: \t" + "\n".join(parts)
-
-
-def _same_call(a: Op, b: Op) -> bool:
-    if a.kind != b.kind or a.root != b.root:
-        return False
-    if (a.reduce_op is None) != (b.reduce_op is None):
-        return False
-    if a.reduce_op is not None and _red_type(a.reduce_op) != _red_type(b.reduce_op):
-        return False
-    if len(a.tensors) != len(b.tensors):
-        return False
-    return all(x.shape == y.shape and x.dtype == y.dtype for x, y in zip(a.tensors, b.tensors, strict=True))
-
-
-class _Combine:
-    """Pairwise reduction for one ReduceOp, in place on the receiver, dtype preserved."""
-
-    def __init__(self, reduce_op, n: int) -> None:
-        name = _red_type(reduce_op)
-        self.name = name
-        self.n = n
-        self.factor = None
-        if name == "PREMUL_SUM":
-            self.factor = _premul_factor(reduce_op)
-
-    def prepare(self, tensor: torch.Tensor) -> torch.Tensor:
-        if self.factor is not None:
-            return tensor * self.factor
-        return tensor
-
-    def __call__(self, into: torch.Tensor, other: torch.Tensor) -> None:
-        name = self.name
-        if name in ("SUM", "AVG", "PREMUL_SUM"):
-            if into.dtype == torch.bool:
-                into.logical_or_(other)
-            else:
-                into.add_(other)
-        elif name == "PRODUCT":
-            if into.dtype == torch.bool:
-                into.logical_and_(other)
-            else:
-                into.mul_(other)
-        elif name == "MIN":
-            torch.minimum(into, other, out=into)
-        elif name == "MAX":
-            torch.maximum(into, other, out=into)
-        elif name == "BAND":
-            into.bitwise_and_(other)
-        elif name == "BOR":
-            into.bitwise_or_(other)
-        elif name == "BXOR":
-            into.bitwise_xor_(other)
-        else:  # pragma: no cover - torch has no other ReduceOp
-            raise RuntimeError(f"unsupported ReduceOp {name}")
-
-    def finish(self, tensor: torch.Tensor) -> None:
-        if self.name == "AVG":
-            tensor.div_(self.n)  # on integer tensors torch raises: "result type Float can't be cast …"
-
-
-def _premul_factor(reduce_op) -> float:
-    for attribute in ("_factor", "factor"):
-        value = getattr(reduce_op, attribute, None)
-        if value is not None:
-            return float(value)
-    return 1.0
-
-
-def run_schedule(steps, buffers: list[torch.Tensor], combine: _Combine | None) -> None:
-    """Move (and combine) chunks between the ranks' flat buffers exactly as the schedule says."""
-    views: dict[int, list] = {}  # chunk views stay valid: buffers change in place
-    for step in steps:
-        if step.chunks not in views:
-            views[step.chunks] = [torch.tensor_split(b, step.chunks) for b in buffers] if step.chunks > 1 else (
-                [[b] for b in buffers]
-            )
-        chunked = views[step.chunks]
-        written = {(t.dst, t.chunk) for t in step.transfers}
-        payloads = []
-        for t in step.transfers:
-            data = chunked[t.src][t.chunk]
-            payloads.append(data.clone() if (t.src, t.chunk) in written else data)
-        for t, data in zip(step.transfers, payloads, strict=True):
-            target = chunked[t.dst][t.chunk]
-            if step.reduce and combine is not None:
-                combine(target, data)
-            else:
-                target.copy_(data)
-
 
 class CollectiveEngine:
     """Matches, runs and times the operations of one World's ranks."""
@@ -345,7 +144,7 @@ class CollectiveEngine:
             raise RuntimeError("sequence number reused")
         first = next(iter(calls.values()), None)
         calls[op.rank] = op
-        if first is not None and not _same_call(first, op):
+        if first is not None and not same_call(first, op):
             self._mismatch(first, op)
             return
         members = self.world.size if op.group[1] == "WORLD" else len(op.group[1])
@@ -421,7 +220,7 @@ class CollectiveEngine:
             text = (
                 f"Detected mismatch between collectives on ranks. Rank {other.rank} is running collective: "
                 f"{fingerprint(other)}, but Rank {first.rank} is running collective: {fingerprint(first)}."
-                f"{_differences(other, first)}"
+                f"{differences(other, first)}"
             )
             calls = self.pending.get((other.group, other.seq), {})
             pending = {r: op.describe() for r, op in sorted(calls.items())}
@@ -435,11 +234,11 @@ class CollectiveEngine:
         ops = [calls[r] for r in sorted(calls)]
         if self.detail:  # the ProcessGroupWrapper raises at the call, on every rank involved
             for op in ops:
-                peer = next(o for o in ops if o is not op and not _same_call(o, op)) if len(ops) > 1 else op
+                peer = next(o for o in ops if o is not op and not same_call(o, op)) if len(ops) > 1 else op
                 self._fail_now(op, "RuntimeError", (
                     f"Detected mismatch between collectives on ranks. Rank {op.rank} is running collective: "
                     f"{fingerprint(op)}, but Rank {peer.rank} is running collective: {fingerprint(peer)}."
-                    f"{_differences(op, peer)}"
+                    f"{differences(op, peer)}"
                 ))  # fmt: skip
             return
         if self.backend == "gloo" and first.kind == other.kind and first.root == other.root and first.tensors and other.tensors:
@@ -656,13 +455,13 @@ class CollectiveEngine:
             return "tree", steps, nbytes
         if kind == "reduce":
             root = ops[0].root
-            combine = _Combine(ops[0].reduce_op, n)
+            combine = Combine(ops[0].reduce_op, n)
             flats = [combine.prepare(op.tensors[0].detach().reshape(-1).clone()) for op in ops]
             steps = schedule("reduce", "tree", n, ops[0].tensors[0].nbytes, root) if n <= MAX_EXECUTED_GROUP else None
             if steps is not None:
                 run_schedule(steps, flats, combine)
             else:
-                _reduce_in_order(flats, combine, root)
+                reduce_in_order(flats, combine, root)
             combine.finish(flats[root])
             ops[root].tensors[0].copy_(flats[root].reshape(ops[root].tensors[0].shape))
             return "tree", steps, ops[0].tensors[0].nbytes
@@ -681,7 +480,7 @@ class CollectiveEngine:
             nbytes = data.nbytes
             return "ring", schedule("all_gather", "ring", n, nbytes) if n <= MAX_EXECUTED_GROUP else None, nbytes
         if kind in ("reduce_scatter", "reduce_scatter_tensor"):
-            combine = _Combine(ops[0].reduce_op, n)
+            combine = Combine(ops[0].reduce_op, n)
             if kind == "reduce_scatter":
                 pieces = [[combine.prepare(t.detach().reshape(-1)) for t in op.extra["inputs"]] for op in ops]
             else:
@@ -701,7 +500,7 @@ class CollectiveEngine:
             nbytes = sum(t.nbytes for t in ops[0].extra["inputs"])
             return "direct", None, nbytes
         if kind == "all_to_all_single":
-            splits_in = [_splits(op.extra["input"], op.extra["input_splits"], n) for op in ops]
+            splits_in = [splits(op.extra["input"], op.extra["input_splits"], n) for op in ops]
             for i, op in enumerate(ops):
                 parts = [splits_in[j][i] for j in range(n)]
                 op.outputs[0].copy_(torch.cat([p.reshape(-1) for p in parts]).reshape(op.outputs[0].shape))
@@ -727,11 +526,11 @@ class CollectiveEngine:
         n = len(ops)
         nbytes = ops[0].tensors[0].nbytes
         algorithm = self._algorithm_for("all_reduce", [op.rank for op in ops], nbytes, inter)
-        combine = _Combine(ops[0].reduce_op, n)
+        combine = Combine(ops[0].reduce_op, n)
         steps = schedule("all_reduce", algorithm, n, nbytes) if n <= MAX_EXECUTED_GROUP else None
         for index in range(len(ops[0].tensors)):  # coalesced all-reduces reduce each tensor alike
             tensors = [op.tensors[index] for op in ops]
-            flats = [_flat_view(t) for t in tensors]
+            flats = [flat_view(t) for t in tensors]
             if combine.factor is not None:
                 for flat in flats:
                     flat.mul_(combine.factor)
@@ -752,25 +551,7 @@ class CollectiveEngine:
         return algorithm, steps, nbytes
 
 
-def _flat_view(tensor: torch.Tensor) -> torch.Tensor:
-    """A 1-D view sharing the tensor's memory when it can (all-reduce works in place)."""
-    return tensor.view(-1) if tensor.is_contiguous() else tensor.reshape(-1).clone()
-
-
 _KNOWN = {("all_reduce", "ring"), ("all_reduce", "tree"), ("all_reduce", "recursive_doubling")}
-
-
-def _reduce_in_order(flats: list[torch.Tensor], combine: _Combine, root: int) -> None:
-    target = flats[root]
-    for i, f in enumerate(flats):
-        if i != root:
-            combine(target, f)
-
-
-def _splits(tensor: torch.Tensor, sizes: list[int] | None, n: int) -> list[torch.Tensor]:
-    if not sizes:
-        return list(torch.chunk(tensor, n))
-    return list(torch.split(tensor, sizes))
 
 
 def _ranks_phrase(ranks: list[int]) -> str:

@@ -16,7 +16,7 @@ import torch
 import torch.distributed as dist
 import torch.distributed.distributed_c10d as c10d
 
-from ._collectives import Op, _red_type
+from ._collective_ops import Op, red_type
 from ._torch_world import IdentityRanks
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ class SimProcessGroup(dist.ProcessGroup):
 
     def _check_reduce_op(self, reduce_op, tensor: torch.Tensor) -> None:
         """What gloo / NCCL themselves refuse (torch's Python layer has already checked the rest)."""
-        name = _red_type(reduce_op)
+        name = red_type(reduce_op)
         backend = self._runtime.backend
         integral = not (tensor.is_floating_point() or tensor.is_complex())
         if backend == "gloo":
