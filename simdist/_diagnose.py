@@ -139,10 +139,27 @@ def _diagnose(sim: Simulation) -> tuple[str, str]:
     if absent:
         text += f" (node{'s' * (len(absent) > 1)} {', '.join(map(str, absent))} never started: not needed, " \
                 f"the round closed at {len(started)} of {sim.spec.nnodes} nodes)"
-    text += f"; WORLD_SIZE={world}"
+    jobs = _separate_jobs(started)
+    if len(jobs) > 1:
+        # A c10d job launched after the previous one on the same endpoint ended gets a fresh store.
+        text += f", as {len(jobs)} separate jobs (each a fresh rendezvous store): " + "; ".join(
+            f"nodes {', '.join(str(a.machine.index) for a in job)} with WORLD_SIZE={sum(len(a.workers) for a in job)}"
+            for job in jobs
+        )
+    else:
+        text += f"; WORLD_SIZE={world}"
     if restarts:
         text += f" after {restarts} restart{'s' * (restarts != 1)}"
     return "ok", text + "."
+
+
+def _separate_jobs(agents: list) -> list[list]:
+    """The started agents grouped by the rendezvous store of their last round, in node order."""
+    jobs: dict[int, list] = {}
+    for agent in agents:
+        key = agent.round.store.incarnation if agent.round is not None else -1
+        jobs.setdefault(key, []).append(agent)
+    return list(jobs.values())
 
 
 def _recovered_without(sim: Simulation, killed: list) -> bool:

@@ -198,9 +198,14 @@ class Simulation:
         )
 
     def world_for(self, round_: RoundResult, agent: Agent, size: int) -> World:
-        # c10d: every agent re-rendezvouses into a new round, so a round is a generation.
-        # static: a restart is local and the new workers join their peers' process group.
-        key = ("c10d", round_.round) if self.setup.backend == "c10d" else ("static",)
+        # c10d: every agent re-rendezvouses into a new round, so a round of one store is a
+        # generation (a later store, e.g. a job launched after the first one ended, starts
+        # again from round 0). static: a restart is local and the new workers join their
+        # peers' process group.
+        if self.setup.backend == "c10d":
+            key: tuple = ("c10d", round_.store.incarnation, round_.round)
+        else:
+            key = ("static",)
         if key not in self.worlds:
             self.worlds[key] = World(self.kernel, key, size, self.options.pg_timeout)
         return self.worlds[key]

@@ -116,3 +116,16 @@ def test_time_sleep_in_a_scenario_passes_virtual_time():
     assert len(collectives) == 5
     gaps = [b.detail["start"] - a.detail["end"] for a, b in zip(collectives, collectives[1:])]
     assert all(abs(gap - 0.2) < 1e-6 for gap in gaps)  # each step "computes" for 0.2 s
+
+
+def test_c10d_job_launched_after_the_previous_one_ended_forms_a_fresh_job():
+    """Real torchrun: two agents finish on 127.0.0.1:PORT; two more launched later on the same
+    endpoint host a new store and form their own WORLD_SIZE=2 job, from round 0 again."""
+    spec = LaunchSpec(nnodes="1:4", nproc_per_node=1, rdzv_backend="c10d", rdzv_endpoint="127.0.0.1:29400",
+                      rdzv_conf={"last_call_timeout": 1})  # fmt: skip
+    trace = simulate(spec, start_times=(0, 0.5, 60, 60.5), options=FAST)
+    assert trace.outcome == "ok", trace.diagnosis
+    ranks = sorted((e.node, e.detail["round"], e.detail["store"]) for e in trace.of_kind("ranks_assigned"))
+    assert ranks == [(0, 0, 0), (1, 0, 0), (2, 0, 1), (3, 0, 1)]
+    assert {e.node: e.detail["code"] for e in trace.of_kind("agent_exit")} == {0: 0, 1: 0, 2: 0, 3: 0}
+    assert "2 separate jobs" in trace.diagnosis and trace.diagnosis.count("WORLD_SIZE=2") == 2
