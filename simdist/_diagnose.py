@@ -198,6 +198,9 @@ def _first_failed_worker(sim: Simulation):
 
 def finish(sim: Simulation) -> Trace:
     outcome, diagnosis = _diagnose(sim)
+    missed = [e for e in sim.recorder.events if e.kind == "failure_missed"]
+    if missed:
+        diagnosis += " " + " ".join(f"(--fail {e.detail['failure']} hit nothing: {e.detail['why']}.)" for e in missed)
     sim.record("outcome", None, outcome=outcome)
     return Trace(
         seed=sim.options.seed,

@@ -113,6 +113,7 @@ class Simulation:
         self.worlds: dict[tuple, World] = {}
         self.all_workers: list[WorkerRun] = []
         self._steps = 0
+        self._failures_due: list[Failure] = []  # injected failures whose time has not come yet
         self._agents_started = self._agents_ended = self._workers_live = 0
 
     # -- set-up ---------------------------------------------------------------------------
@@ -254,16 +255,31 @@ class Simulation:
 
     def _inject(self, failure: Failure):
         yield self.kernel.timeout(failure.at)
+        self._failures_due.remove(failure)
         agent = self.agents[failure.node]
         if failure.local_rank is None:
-            if agent.alive:
+            if agent.alive and agent.process is not None:
                 self.record("node_failure", failure.node, at=failure.at)
                 agent.kill()
+            else:
+                self._missed(failure, agent)
             return
         for worker in agent.workers:
             if worker.local_rank == failure.local_rank and worker.exit_code is None:
                 self.record("worker_failure", failure.node, worker.rank, at=failure.at)
                 self.kill_worker(worker, SIGKILL)
+                return
+        self._missed(failure, agent)
+
+    def _missed(self, failure: Failure, agent: Agent) -> None:
+        """Say so when ``--fail`` hits nothing: a failure that silently does nothing misleads."""
+        if agent.process is None:
+            why = f"machine {failure.node}'s torchrun has not started"
+        elif agent.exit_code is not None or not agent.alive:
+            why = f"machine {failure.node}'s torchrun has already exited"
+        else:
+            why = f"machine {failure.node} runs no worker with LOCAL_RANK={failure.local_rank} at that moment"
+        self.record("failure_missed", failure.node, failure=str(failure), why=why)
 
     def start(self) -> None:
         """Schedule every machine whose start time is known, and the injected failures."""
@@ -274,6 +290,7 @@ class Simulation:
         for agent in self.agents:
             if agent.machine.start != float("inf"):
                 self._spawn_agent(agent)
+        self._failures_due = list(self.options.failures)
         for failure in self.options.failures:
             self.kernel.process(self._inject(failure), name=f"fail {failure}")
 
@@ -320,6 +337,9 @@ class Simulation:
     def finish(self) -> Trace:
         from ._diagnose import finish
 
+        for failure in self._failures_due:  # the launch was over before their time came
+            self.record("failure_missed", failure.node, failure=str(failure),
+                        why=f"the launch had ended at t={self.kernel.now:g}s")  # fmt: skip
         return finish(self)
 
 

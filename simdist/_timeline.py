@@ -44,6 +44,7 @@ SENTENCES: dict[str, Callable[[TraceEvent], str]] = {
     + (f": {e.detail['error']}: {e.detail['message']}" if "error" in e.detail else ""),
     "worker_failure": lambda e: "✗ injected failure: worker killed (SIGKILL)",
     "node_failure": lambda e: "✗ injected failure: machine dies (agent and workers)",
+    "failure_missed": lambda e: f"⚠ --fail {e.detail['failure']} hits nothing: {e.detail['why']}",
     "group_succeeded": lambda e: "all local workers exited 0",
     "group_restart": lambda e: (
         f"worker group FAILED (ranks {e.detail.get('failed_ranks')}). {e.detail['attempts_left']}/"

@@ -66,6 +66,22 @@ def test_a_static_restart_after_the_peers_finished_cannot_rejoin(capsys):
     assert "Connection refused: rank 0's worker has already exited" in out
 
 
+@pytest.mark.parametrize(
+    ("fail", "why"),
+    [
+        ("1@50", "the launch had ended at t="),  # after torchrun exited everywhere
+        ("1:1@0.5", "machine 1 runs no worker with LOCAL_RANK=1 at that moment"),  # before workers spawn
+    ],
+)
+def test_a_failure_that_hits_nothing_is_said_not_ignored(capsys, fail, why):
+    code, out, _ = run(capsys, "--nnodes", "2", "--nproc", "2", "--master-port", "29500", "--start-times", "0,0",
+                       "--fail", fail)  # fmt: skip
+    assert code == 0
+    assert f"⚠ --fail {fail} hits nothing: {why}" in out
+    assert f"(--fail {fail} hit nothing: {why}" in out.rstrip().splitlines()[-1]
+    assert "injected failure" not in out
+
+
 def test_exhausted_restarts_print_the_child_failed_error(capsys):
     code, out, _ = run(capsys, "--nnodes", "1", "--nproc", "2", "--master-port", "29500", "--start-times", "0",
                        "--fail", "0:1@2.5")  # fmt: skip
