@@ -275,6 +275,8 @@ class Simulation:
         """Say so when ``--fail`` hits nothing: a failure that silently does nothing misleads."""
         if agent.process is None:
             why = f"machine {failure.node}'s torchrun has not started"
+        elif agent.killed:
+            why = f"machine {failure.node} is already dead"
         elif agent.exit_code is not None or not agent.alive:
             why = f"machine {failure.node}'s torchrun has already exited"
         else:
