@@ -94,8 +94,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-big", action="store_true")
-    runs = parser.parse_args().runs
     args = parser.parse_args()
+    runs = args.runs
     torch.set_num_threads(1)  # the simulator runs single-threaded; compare like with like
     tensors = [torch.rand(SIZE) for _ in range(RANKS)]
     simulated(1, False)  # warm-up: imports, caches

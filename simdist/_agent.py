@@ -86,9 +86,9 @@ class Agent:
 
     @property
     def nproc(self) -> int:
-        return self.sim.spec.nprocs[self.machine.node_rank] if self.machine.node_rank < self.sim.spec.max_nodes else (
-            self.sim.spec.nprocs[-1]
-        )
+        # A --node-rank beyond the spec's nodes (a launch mistake) still starts the last node's count.
+        spec = self.sim.spec
+        return spec.nprocs[min(self.machine.node_rank, spec.max_nodes - 1)]
 
     # -- the agent's life ------------------------------------------------------------------
 

@@ -11,12 +11,16 @@ its timings, and the step-by-step diagrams.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ._errors import ConfigError
+
 __all__ = [
     "ALGORITHMS",
+    "ALL_REDUCE_ALGORITHMS",
     "CostModel",
     "Step",
     "Transfer",
@@ -123,11 +127,6 @@ def recursive_doubling(n: int, nbytes: int) -> list[Step]:
     return steps
 
 
-def direct(pairs: list[tuple[int, int, int]], nbytes_each: int, phase: str, reduce: bool = False) -> list[Step]:
-    """One step in which every listed (src, dst, chunk) transfer happens at once."""
-    return [Step(phase, tuple(Transfer(s, d, c, nbytes_each) for s, d, c in pairs), reduce)] if pairs else []
-
-
 def _allreduce_ring(n: int, nbytes: int, root: int) -> list[Step]:
     return ring_reduce_scatter(n, nbytes) + ring_all_gather(n, nbytes)
 
@@ -172,12 +171,18 @@ ALGORITHMS: dict[tuple[str, str], Callable[[int, int, int], list[Step]]] = {
     ("reduce", "tree"): _reduce_tree,
 }
 
+ALL_REDUCE_ALGORITHMS: tuple[str, ...] = tuple(sorted(a for (op, a) in ALGORITHMS if op == "all_reduce"))
 
-def schedule(op: str, algorithm: str, n: int, nbytes: int, root: int = 0) -> list[Step]:
-    """The steps of ``op`` with ``algorithm`` over ``n`` ranks (``nbytes``: the whole buffer)."""
+
+@functools.lru_cache(maxsize=32)
+def schedule(op: str, algorithm: str, n: int, nbytes: int, root: int = 0) -> tuple[Step, ...]:
+    """The steps of ``op`` with ``algorithm`` over ``n`` ranks (``nbytes``: the whole buffer).
+
+    Cached: a training loop repeats the same collectives, and steps are immutable.
+    """
     if n <= 1:
-        return []
-    return ALGORITHMS[(op, algorithm)](n, nbytes, root)
+        return ()
+    return tuple(ALGORITHMS[(op, algorithm)](n, nbytes, root))
 
 
 def step_count(op: str, algorithm: str, n: int) -> int:
@@ -209,6 +214,11 @@ class CostModel:
     alpha_inter: float = 10e-6
     beta_inter: float = 1 / 25e9
     gamma: float = 1 / 500e9
+
+    def __post_init__(self) -> None:
+        for name in ("alpha_intra", "beta_intra", "alpha_inter", "beta_inter", "gamma"):
+            if not 0 <= getattr(self, name) < float("inf"):
+                raise ConfigError(f"{name} must be finite and not negative")
 
     def transfer_time(self, nbytes: int, same_node: bool) -> float:
         if same_node:

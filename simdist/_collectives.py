@@ -24,19 +24,25 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ._algorithms import CostModel, bus_factor, choose_algorithm, schedule, step_count
+from ._algorithms import ALGORITHMS, CostModel, bus_factor, choose_algorithm, schedule, step_count
 from ._collective_ops import OP_TYPES, Op, SimProblem, differences, fingerprint, same_call
-from ._reductions import Combine, flat_view, reduce_in_order, run_schedule, splits
 from ._kernel import Event, Kernel
+from ._reductions import Combine, flat_view, reduce_in_order, run_schedule, splits
 from ._world import WorkerError
 
 if TYPE_CHECKING:
     from ._simulate import Simulation
 
-__all__ = ["CollectiveEngine", "Op", "SimProblem"]
+__all__ = ["CollectiveEngine"]
 
 MAX_TRACED_STEPS_GROUP = 64  # ranks; beyond this, steps are summarised, not listed
 MAX_EXECUTED_GROUP = 256  # ranks; beyond this the reduction runs in rank order (same values for integers)
+# The variants move data as their base collective does: same schedule, step count and bus factor.
+SCHEDULE_KIND = {
+    "all_reduce_coalesced": "all_reduce", "all_gather_into_tensor": "all_gather",
+    "reduce_scatter_tensor": "reduce_scatter", "barrier": "all_reduce",
+}  # fmt: skip
+
 
 class CollectiveEngine:
     """Matches, runs and times the operations of one World's ranks."""
@@ -64,7 +70,7 @@ class CollectiveEngine:
         self.started = 0
         self.node_of: dict[int, int] = {}
         self.problem: SimProblem | None = None
-        self._done_events: list[Event] = []
+        self._broken: set[tuple] = set()  # (group, seq) of collectives whose calls disagree
         self.detail = sim.spec.env.get("TORCH_DISTRIBUTED_DEBUG") == "DETAIL"
 
     # -- rank lifecycle --------------------------------------------------------------------
@@ -144,10 +150,23 @@ class CollectiveEngine:
             raise RuntimeError("sequence number reused")
         first = next(iter(calls.values()), None)
         calls[op.rank] = op
-        if first is not None and not same_call(first, op):
+        members = self.world.size if op.group[1] == "WORLD" else len(op.group[1])
+        if self.detail:
+            # ProcessGroupWrapper compares every rank's fingerprint once all have called.
+            if len(calls) < members:
+                return
+            ops = [calls[r] for r in sorted(calls)]
+            odd = next((o for o in ops[1:] if not same_call(ops[0], o)), None)
+            if odd is not None:
+                self._mismatch(odd, ops[0])  # quoted as the lowest rank raises it
+                return
+        elif key in self._broken:  # a late call to a collective that already went wrong: it waits
+            self._fail_later(op, self.timeout, *self._timeout_error(op))
+            return
+        elif first is not None and not same_call(first, op):
+            self._broken.add(key)
             self._mismatch(first, op)
             return
-        members = self.world.size if op.group[1] == "WORLD" else len(op.group[1])
         if len(calls) == members and self.problem is None:
             del self.pending[key]
             self._execute([calls[r] for r in sorted(calls)])
@@ -216,30 +235,21 @@ class CollectiveEngine:
     # -- mismatches ------------------------------------------------------------------------------
 
     def _mismatch(self, first: Op, other: Op) -> None:
+        calls = self.pending.get((other.group, other.seq), {})
+        ops = [calls[r] for r in sorted(calls)]
         if self.problem is None:
-            text = (
-                f"Detected mismatch between collectives on ranks. Rank {other.rank} is running collective: "
-                f"{fingerprint(other)}, but Rank {first.rank} is running collective: {fingerprint(first)}."
-                f"{differences(other, first)}"
-            )
-            calls = self.pending.get((other.group, other.seq), {})
-            pending = {r: op.describe() for r, op in sorted(calls.items())}
+            text = _mismatch_text(other, first)
+            pending = {op.rank: op.describe() for op in ops}
             summary = "; ".join(f"rank {r}: {what}" for r, what in pending.items())
             message = (f"ranks disagree at collective #{other.seq} of {_group_name(other)} — {summary}. "
                        f"torch with TORCH_DISTRIBUTED_DEBUG=DETAIL reports: {text}")  # fmt: skip
             self.problem = SimProblem("collective_mismatch", self.kernel.now, message, pending,
                                       self._real_text("mismatch", first, other))  # fmt: skip
             self.sim.record("collective_mismatch", None, None, message=text, pending=_str_keys(pending))
-        calls = self.pending.get((other.group, other.seq), {})
-        ops = [calls[r] for r in sorted(calls)]
         if self.detail:  # the ProcessGroupWrapper raises at the call, on every rank involved
             for op in ops:
-                peer = next(o for o in ops if o is not op and not same_call(o, op)) if len(ops) > 1 else op
-                self._fail_now(op, "RuntimeError", (
-                    f"Detected mismatch between collectives on ranks. Rank {op.rank} is running collective: "
-                    f"{fingerprint(op)}, but Rank {peer.rank} is running collective: {fingerprint(peer)}."
-                    f"{differences(op, peer)}"
-                ))  # fmt: skip
+                peer = next(o for o in ops if not same_call(o, op))
+                self._fail_now(op, "RuntimeError", _mismatch_text(op, peer))
             return
         if self.backend == "gloo" and first.kind == other.kind and first.root == other.root and first.tensors and other.tensors:
             small, big = sorted([first, other], key=lambda o: o.tensors[0].numel() * o.tensors[0].element_size())
@@ -267,7 +277,7 @@ class CollectiveEngine:
     def _timeout_error(self, op: Op) -> tuple[str, str]:
         if self.backend == "nccl":
             return "DistBackendError", self._watchdog(op)
-        verb = "send" if op.kind == "send" or (op.kind == "broadcast" and op.root == op.group_rank) else "recv"
+        verb = _gloo_verb(op)
         line = 129 if verb == "send" else 78
         return "RuntimeError", (
             f"[gloo/transport/tcp/unbound_buffer.cc:{line}] Timed out waiting {int(self.timeout * 1000)}ms "
@@ -306,7 +316,7 @@ class CollectiveEngine:
             return ("gloo: the rank receiving more bytes than it expects aborts (SIGABRT, 'Received data size doesn't "
                     "match expected size. Is there a distributed collective mismatch in your code?'); its peers get "
                     "'Connection reset by peer'")  # fmt: skip
-        verb = self._timeout_error(op)[1].split("for ")[-1].split(" ")[0]
+        verb = _gloo_verb(op)
         text = (f"gloo: every waiting rank fails after the {ms} ms timeout with 'Timed out waiting {ms}ms for {verb} "
                 "operation to complete'")  # fmt: skip
         if kind == "mismatch":
@@ -391,30 +401,34 @@ class CollectiveEngine:
                 self._resolve(op)  # settled (by an error), not waiting for anyone
                 self._fail_now(op, type(exc).__name__, str(exc))
             return
-        same_node = self._same_node(group_ranks)
+        base = SCHEDULE_KIND.get(first.kind, first.kind)
         inter = len({self.node_of.get(r) for r in group_ranks}) > 1
         timed: list[tuple[int, Any, float, float]] = []  # (index, step, start, end)
         t = start
-        if steps is not None and n <= MAX_EXECUTED_GROUP:
+        if steps is not None:
+            same_node = self._same_node(group_ranks)
             for index, step in enumerate(steps):
                 duration = self.cost.step_time(step, same_node)
                 timed.append((index, step, t, t + duration))
                 t += duration
-        elif algorithm in ("direct", "none"):
+            counted = len(steps)
+        elif algorithm == "direct":
             t += self.cost.transfer_time(nbytes, not inter)
-        else:
-            t += self.cost.estimate(first.kind, algorithm, n, nbytes, inter)
+            counted = 1
+        else:  # a group too large to list its steps: the closed forms
+            t += self.cost.estimate(base, algorithm, n, nbytes, inter)
+            counted = step_count(base, algorithm, n)
         duration = t - start
         algbw = nbytes / duration if duration > 0 else 0.0
-        counted = step_count(first.kind, algorithm, n) if algorithm in ("ring", "tree", "recursive_doubling") else 1
         self.sim.record("collective", None, None, op=first.kind, seq=first.seq, group=_group_name(first),
                         ranks=group_ranks if n <= 4096 else [group_ranks[0], group_ranks[-1]], algorithm=algorithm,
                         bytes=nbytes, start=round(start, 9), end=round(t, 9), steps=counted,
-                        algbw=algbw, busbw=algbw * bus_factor(first.kind, n))  # fmt: skip
+                        algbw=algbw, busbw=algbw * bus_factor(base, n))  # fmt: skip
         if self.trace_steps and n <= MAX_TRACED_STEPS_GROUP:
             for index, step, begin, end in timed:
                 self.sim.record("collective_step", None, None, op=first.kind, seq=first.seq, group=_group_name(first),
                                 algorithm=algorithm, step=index, steps=len(timed), phase=step.phase,
+                                reduce=step.reduce,
                                 transfers=[{"src": group_ranks[x.src], "dst": group_ranks[x.dst], "chunk": x.chunk,
                                             "bytes": x.nbytes} for x in step.transfers],
                                 start=round(begin, 9), end=round(end, 9))  # fmt: skip
@@ -423,7 +437,7 @@ class CollectiveEngine:
 
     def _algorithm_for(self, kind: str, ranks: Sequence[int], nbytes: int, inter: bool) -> str:
         """The requested algorithm, or the one the cost model says is fastest on these ranks' links."""
-        if (kind, self.algorithm) in _KNOWN and self.algorithm != "auto":
+        if (kind, self.algorithm) in ALGORITHMS:
             return self.algorithm
         n = len(ranks)
         if n > MAX_EXECUTED_GROUP:  # too many steps to time one by one: the closed forms decide
@@ -433,7 +447,7 @@ class CollectiveEngine:
             same_node = self._same_node(ranks)
             timed = {
                 name: sum(self.cost.step_time(step, same_node) for step in schedule(kind, name, n, nbytes))
-                for (op, name) in sorted(_KNOWN) if op == kind
+                for (op, name) in sorted(ALGORITHMS) if op == kind
             }  # fmt: skip
             self._choices[key] = min(timed, key=lambda name: (timed[name], name))
         return self._choices[key]
@@ -524,7 +538,7 @@ class CollectiveEngine:
         copy back per rank) while the schedule only times and traces the steps; with ``exact_steps``
         the chunks really travel the schedule, so floating-point sums happen in the algorithm's order."""
         n = len(ops)
-        nbytes = ops[0].tensors[0].nbytes
+        nbytes = sum(t.nbytes for t in ops[0].tensors)  # coalesced: all the tensors travel together
         algorithm = self._algorithm_for("all_reduce", [op.rank for op in ops], nbytes, inter)
         combine = Combine(ops[0].reduce_op, n)
         steps = schedule("all_reduce", algorithm, n, nbytes) if n <= MAX_EXECUTED_GROUP else None
@@ -551,11 +565,21 @@ class CollectiveEngine:
         return algorithm, steps, nbytes
 
 
-_KNOWN = {("all_reduce", "ring"), ("all_reduce", "tree"), ("all_reduce", "recursive_doubling")}
-
-
 def _ranks_phrase(ranks: list[int]) -> str:
     return f"rank {ranks[0]} waits" if len(ranks) == 1 else f"ranks {', '.join(map(str, ranks))} wait"
+
+
+def _mismatch_text(op: Op, peer: Op) -> str:
+    """torch's ProcessGroupWrapper error, as ``op``'s rank raises it (DETAIL debug mode)."""
+    return (
+        f"Detected mismatch between collectives on ranks. Rank {op.rank} is running collective: "
+        f"{fingerprint(op)}, but Rank {peer.rank} is running collective: {fingerprint(peer)}.{differences(op, peer)}"
+    )
+
+
+def _gloo_verb(op: Op) -> str:
+    """What a gloo rank waits for in ``op``: the root of a broadcast sends, everyone else receives."""
+    return "send" if op.kind == "send" or (op.kind == "broadcast" and op.root == op.group_rank) else "recv"
 
 
 def _group_name(op: Op) -> str:

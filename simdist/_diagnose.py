@@ -6,6 +6,7 @@ which node, what torch printed, and what that means — not just the last error.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from ._plan import make_plan, spec_to_dict
@@ -22,9 +23,9 @@ def _final_plan(sim: Simulation) -> dict | None:
     rounds = [(a, a.round) for a in sim.agents if a.round is not None and a.workers]
     if not rounds:
         return None
-    latest = max(r.round for _, r in rounds)
-    if sim.setup.backend == "c10d":
-        rounds = [(a, r) for a, r in rounds if r.round == latest]
+    if sim.setup.backend == "c10d":  # the last round of the last store (a later job starts a new one)
+        latest = max((r.store.incarnation, r.round) for _, r in rounds)
+        rounds = [(a, r) for a, r in rounds if (r.store.incarnation, r.round) == latest]
     by_rank = sorted(rounds, key=lambda ar: ar[1].group_rank)
     group_ranks = [r.group_rank for _, r in by_rank]
     if len(set(group_ranks)) != len(group_ranks) or group_ranks != list(range(len(group_ranks))):
@@ -38,8 +39,6 @@ def _final_plan(sim: Simulation) -> dict | None:
     rank0 = by_rank[0][1]
     spec = sim.spec
     if spec.hosts is None:
-        import dataclasses
-
         hosts = [m.host for m in sorted(sim.machines, key=lambda m: m.node_rank)]
         if len(hosts) == spec.max_nodes:
             spec = dataclasses.replace(spec, hosts=tuple(hosts))
@@ -68,10 +67,6 @@ def _results(sim: Simulation) -> list[dict]:
         }
         for w in (latest[r] for r in sorted(latest))
     ]
-
-
-def _never_arrived(sim: Simulation, horizon: float) -> list[int]:
-    return [m.index for m in sim.machines if m.start > horizon]
 
 
 def _collective_problem(sim: Simulation):

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from ._plan import NodePlan, Plan, WorkerPlan
 
-__all__ = ["common_env", "elide", "headline", "plan_json", "rank_rule", "render_env", "render_tree"]
+__all__ = ["common_env", "elide", "headline", "job_summary", "plan_json", "rank_rule", "render_env", "render_tree"]
 
 T = TypeVar("T")
 RUNTIME = "<run time>"
@@ -31,19 +31,25 @@ def describe_gpu(gpu) -> str:
 
 def headline(plan: Plan) -> str:
     """One sentence: the shape of the job and where its rendezvous happens."""
-    spec, setup = plan.spec, plan.rendezvous
-    nodes = len(plan.nodes)
-    shape = f"{nodes} node{'s' if nodes != 1 else ''} × {spec.nprocs[0]} processes" if spec.homogeneous else (
-        f"{nodes} nodes with " + "+".join(str(n.nproc) for n in plan.nodes_by_group_rank[:8])
-        + ("+…" if nodes > 8 else "") + " processes"
-    )
-    where = {
-        "static": f"static rendezvous, store on node 0 at {setup.endpoint}",
-        "c10d": f"c10d rendezvous at {setup.endpoint}",
-    }[setup.backend]
-    if setup.mode != "explicit":
-        where += f" ({setup.mode})"
-    return f"{shape} → WORLD_SIZE={plan.world_size} · {where}"
+    setup = plan.rendezvous
+    nprocs = [n.nproc for n in plan.nodes_by_group_rank]
+    return job_summary(nprocs, plan.world_size, setup.backend, setup.endpoint, setup.mode)
+
+
+def job_summary(nprocs: Sequence[int], world_size: int, backend: str | None, endpoint: str | None,
+                mode: str | None = "explicit") -> str:  # fmt: skip
+    """``2 nodes × 2 processes → WORLD_SIZE=4 · static rendezvous, …``: from a Plan or a plan document."""
+    nodes = len(nprocs)
+    if len(set(nprocs)) <= 1:
+        nproc = nprocs[0] if nprocs else 0
+        shape = f"{nodes} node{'s' * (nodes != 1)} × {nproc} process{'es' * (nproc != 1)}"
+    else:
+        shape = f"{nodes} nodes with " + "+".join(map(str, nprocs[:8])) + ("+…" if nodes > 8 else "") + " processes"
+    text = f"{shape} → WORLD_SIZE={world_size}"
+    if backend is not None:
+        text += " · " + ("static rendezvous, store on node 0 at" if backend == "static" else "c10d rendezvous at")
+        text += f" {endpoint}" + ("" if mode in (None, "explicit") else f" ({mode})")
+    return text
 
 
 def rank_rule(plan: Plan) -> str:
@@ -105,12 +111,13 @@ def _tree_node(plan: Plan, node: NodePlan, highlight: int | None) -> list[str]:
         facts.append(f"role {node.role}")
     mark = "  ◀ this machine" if highlight == node.node_rank else ""
     lines = [f"node_rank={node.node_rank} ({', '.join(facts)}){mark}"]
-    workers = [plan.workers[r] for r in _sample_ranks(node)]
-    for i, worker in enumerate(workers):
-        branch = "└──" if i == len(workers) - 1 else "├──"
-        if worker is None:
+    ranks = _sample_ranks(node)
+    for i, rank in enumerate(ranks):
+        branch = "└──" if i == len(ranks) - 1 else "├──"
+        if rank is None:
             lines.append(f"├── … {node.nproc - 5} more local ranks …")
             continue
+        worker = plan.workers[rank]
         lines.append(
             f"{branch} local_rank={worker.local_rank} → RANK={worker.rank}"
             f"  (GPU {describe_gpu(worker.gpu)}; {worker.rank} = {plan.rank_formula(worker)})"
@@ -118,7 +125,8 @@ def _tree_node(plan: Plan, node: NodePlan, highlight: int | None) -> list[str]:
     return lines
 
 
-def _sample_ranks(node: NodePlan) -> list:
+def _sample_ranks(node: NodePlan) -> list[int | None]:
+    """The node's ranks to list; ``None`` stands for the elided middle of a long node."""
     ranks = list(node.ranks)
     if len(ranks) <= 8:
         return ranks

@@ -228,15 +228,3 @@ class Kernel:
             callback(event)
         if not event._ok and not callbacks and isinstance(event, Process):
             raise event._value  # a process died with nobody waiting on it: a bug, never silent
-
-    def run(self, until: float | Event | None = None) -> None:
-        """Run until the queue is empty, a time is reached, or an event has fired."""
-        if isinstance(until, Event):
-            while until.callbacks is not None and self.peek() < float("inf"):
-                self.step()
-            return
-        limit = float("inf") if until is None else until
-        while self.peek() <= limit:
-            self.step()
-        if until is not None and self.now < limit:
-            self.now = limit

@@ -70,12 +70,43 @@ def _owner(sim, addr: str, client: int) -> str | None:
     return None
 
 
-def _close_hosted(stores: dict, up_events: dict, machine: int) -> None:
-    for host, store in list(stores.items()):
-        if store.host == machine and store.alive:
-            store.shutdown()
-            del stores[host]
-            up_events.pop(host, None)
+class _HostedStores:
+    """The stores agents host, by host address, each with an event that fires once it listens.
+
+    Both backends use it: clients wait on :meth:`listening`, and a store goes with the
+    agent process that hosts it.
+    """
+
+    def __init__(self, kernel) -> None:
+        self.kernel = kernel
+        self.by_host: dict[str, SimStore] = {}
+        self._listening: dict[str, Any] = {}
+        self.started = 0  # stores started so far; each store's incarnation is its number
+
+    def listening(self, host: str):
+        if host not in self._listening:
+            self._listening[host] = self.kernel.event()
+        return self._listening[host]
+
+    def start(self, host: str, store: SimStore) -> None:
+        store.incarnation = self.started  # a store that restarts starts from round 0 again
+        self.started += 1
+        self.by_host[host] = store
+        store.start()
+        self.listening(host).succeed(store)
+
+    def close_hosted_by(self, machine: int) -> None:
+        for host, store in list(self.by_host.items()):
+            if store.host == machine and store.alive:
+                store.shutdown()
+                del self.by_host[host]
+                self._listening.pop(host, None)
+
+
+def _c10d_connection_error() -> RendezvousFailure:
+    return RendezvousFailure(
+        "RendezvousConnectionError", "The connection to the C10d store has failed. See inner exception for details."
+    )
 
 
 # -- static -------------------------------------------------------------------------------
@@ -86,14 +117,8 @@ class StaticRendezvous:
 
     def __init__(self, sim) -> None:
         self.sim = sim
-        self.servers: dict[str, SimStore] = {}  # host -> the store a node-0 agent bound there
-        self._server_up: dict[str, Any] = {}  # host -> event fired once a server listens there
+        self.servers = _HostedStores(sim.kernel)  # the store a node-0 agent bound, by host
         self._connected: dict[int, SimStore] = {}  # agent machine -> the store it talks to
-
-    def _up_event(self, host: str):
-        if host not in self._server_up:
-            self._server_up[host] = self.sim.kernel.event()
-        return self._server_up[host]
 
     def next_rendezvous(self, agent: Agent) -> Generator[Any, Any, RoundResult]:
         sim, setup = self.sim, self.sim.setup
@@ -103,16 +128,14 @@ class StaticRendezvous:
         store = self._connected.get(machine.index)
         if store is None:  # first rendezvous: create the TCPStore (restarts reuse it)
             if machine.node_rank == 0:
-                if machine.host in self.servers:
+                if machine.host in self.servers.by_host:
                     raise RendezvousFailure(
                         "DistNetworkError",
                         "The server socket has failed to listen on any local network address. "
                         f"port: {port}, useIpv6: false, code: -98, name: EADDRINUSE, message: address already in use",
                     )
                 server = SimStore(kernel, machine.index, setup.master_addr, port)
-                self.servers[machine.host] = server
-                server.start()
-                self._up_event(machine.host).succeed(server)
+                self.servers.start(machine.host, server)
                 # The server binds the wildcard address of *its* machine; clients dial master_addr.
                 sim.record("store_listen", machine.index, addr=machine.host, port=port)
             target = _owner(sim, setup.master_addr, machine.index)
@@ -156,7 +179,7 @@ class StaticRendezvous:
         if target is None:  # nobody owns that address: connect() never succeeds
             yield self.sim.kernel.timeout(timeout)
             raise failure
-        up = self._up_event(target)
+        up = self.servers.listening(target)
         if up.triggered:
             return up.value
         result = yield self.sim.kernel.any_of([up, self.sim.kernel.timeout(timeout)])
@@ -169,7 +192,7 @@ class StaticRendezvous:
 
     def agent_gone(self, agent: Agent, *, killed: bool = False) -> None:
         """The agent's process ended: a store it hosted goes with it."""
-        _close_hosted(self.servers, self._server_up, agent.machine.index)
+        self.servers.close_hosted_by(agent.machine.index)
 
 
 # -- c10d ----------------------------------------------------------------------------------
@@ -194,23 +217,16 @@ class C10dRendezvous:
 
     def __init__(self, sim) -> None:
         self.sim = sim
-        self.stores: dict[str, SimStore] = {}  # host -> the rendezvous store an agent there hosts
-        self._store_up: dict[str, Any] = {}
+        self.stores = _HostedStores(sim.kernel)  # the rendezvous store an agent hosts, by host
         self.states: dict[str, _State] = {}  # host -> rendezvous state in that store
         self._changed: dict[str, Any] = {}  # host -> event fired on any state change
         self.bootstrap: dict[int, tuple[str, int | None]] = {}  # agent -> cached (MASTER_ADDR, PORT)
         self.shared_server: dict[int, bool] = {}  # agent -> hosts the shared TCPStore
         self.first_round_done: set[int] = set()
         self.dead: set[tuple] = set()  # descriptors of agents that died (they stop heart-beating)
-        self.states_seen: list[SimStore] = []
         self._waiting_cache: dict[int, tuple[float, int]] = {}  # agent -> (synced at, wait-list size)
 
     # store placement ---------------------------------------------------------------
-
-    def _up(self, host: str):
-        if host not in self._store_up:
-            self._store_up[host] = self.sim.kernel.event()
-        return self._store_up[host]
 
     def _ensure_store(self, agent: Agent) -> Generator[Any, Any, str]:
         """Host the rendezvous store if the endpoint names this machine, else connect to it."""
@@ -218,30 +234,19 @@ class C10dRendezvous:
         machine = agent.machine
         host = setup.endpoint_host
         target = _owner(sim, host, machine.index)
-        if target == machine.host and machine.host not in self.stores:
-            store = SimStore(sim.kernel, machine.index, host, setup.endpoint_port)
-            store.incarnation = len(self.states_seen)  # a store that restarts starts from round 0 again
-            self.states_seen.append(store)
-            self.stores[machine.host] = store
+        if target == machine.host and machine.host not in self.stores.by_host:
             self.states[machine.host] = _State()
-            store.start()
-            self._up(machine.host).succeed(store)
+            self.stores.start(machine.host, SimStore(sim.kernel, machine.index, host, setup.endpoint_port))
             sim.record("store_listen", machine.index, addr=host, port=setup.endpoint_port, purpose="rendezvous")
         read_timeout = float(sim.options.c10d_read_timeout)
         if target is None:
             yield sim.kernel.timeout(read_timeout)
-            raise RendezvousFailure(
-                "RendezvousConnectionError",
-                "The connection to the C10d store has failed. See inner exception for details.",
-            )
-        up = self._up(target)
+            raise _c10d_connection_error()
+        up = self.stores.listening(target)
         if not up.triggered:
             result = yield sim.kernel.any_of([up, sim.kernel.timeout(read_timeout)])
             if result is not up:
-                raise RendezvousFailure(
-                    "RendezvousConnectionError",
-                    "The connection to the C10d store has failed. See inner exception for details.",
-                )
+                raise _c10d_connection_error()
         return target
 
     # the join operation -----------------------------------------------------------------
@@ -295,7 +300,7 @@ class C10dRendezvous:
             "rdzv_complete",
             self._machine_of(by_rank[0]),
             round=state.round,
-            store=self.stores[where].incarnation,
+            store=self.stores.by_host[where].incarnation,
             order=[self._machine_of(n) for n in by_rank],
             members=sorted(self._machine_of(n) for n in state.participants),
         )
@@ -305,7 +310,7 @@ class C10dRendezvous:
         kernel, options, spec = sim.kernel, sim.options, sim.spec
         me = agent.descriptor
         where = yield from self._ensure_store(agent)
-        store, state = self.stores[where], self.states[where]
+        store, state = self.stores.by_host[where], self.states[where]
         if agent.machine.index not in self.first_round_done and state.round == 0:
             yield kernel.timeout(kernel.rng.uniform(0.0, 0.3))  # torch skews first joins by 0-0.3 s
         deadline = kernel.now + float(sim.setup.timeout)
@@ -421,7 +426,7 @@ class C10dRendezvous:
                 state.closed = True
                 self.sim.record("rdzv_closed", agent.machine.index)
                 self._notify(where)
-        _close_hosted(self.stores, self._store_up, agent.machine.index)
+        self.stores.close_hosted_by(agent.machine.index)
 
     def num_nodes_waiting(self, agent: Agent) -> int:
         """The wait list as this agent last synced it (torch caches the state for 1 s)."""
@@ -430,11 +435,9 @@ class C10dRendezvous:
         if now - synced < SYNC_INTERVAL:
             return cached
         where = _owner(self.sim, self.sim.setup.endpoint_host, agent.machine.index)
-        store = self.stores.get(where) if where is not None else None
+        store = self.stores.by_host.get(where) if where is not None else None
         if store is None or not store.alive:
-            raise RendezvousFailure(
-                "RendezvousConnectionError", "The connection to the C10d store has failed. See inner exception for details."
-            )
+            raise _c10d_connection_error()
         state = self.states[where]
         self._sanitize(state)
         self._waiting_cache[agent.machine.index] = (now, len(state.wait_list))

@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._algorithms import ALL_REDUCE_ALGORITHMS, CostModel
 from ._errors import ConfigError
 
 if TYPE_CHECKING:
@@ -68,22 +69,16 @@ class ScenarioOptions:
     timeout: float | None = None  # init_process_group timeout; None: the backend's default
     trace_steps: bool = True  # record every algorithm step in the trace
     exact_steps: bool = False  # move the data chunk by chunk along the schedule (floats: the algorithm's order)
-    alpha_intra: float = 2e-6
-    beta_intra: float = 1 / 150e9
-    alpha_inter: float = 10e-6
-    beta_inter: float = 1 / 25e9
-    gamma: float = 1 / 500e9
+    cost: CostModel = CostModel()  # link latencies and bandwidths that time every step
 
     def __post_init__(self) -> None:
         if self.backend not in ("gloo", "nccl"):
             raise ConfigError(f"unknown backend {self.backend!r}: simdist simulates gloo and nccl")
-        if self.algorithm not in ("auto", "ring", "tree", "recursive_doubling"):
-            raise ConfigError(f"unknown algorithm {self.algorithm!r}: auto, ring, tree or recursive_doubling")
-        if self.timeout is not None and self.timeout <= 0:
-            raise ConfigError("the process-group timeout must be positive")
-        for name in ("alpha_intra", "beta_intra", "alpha_inter", "beta_inter", "gamma"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must not be negative")
+        if self.algorithm not in ("auto", *ALL_REDUCE_ALGORITHMS):
+            choices = ", ".join(("auto", *ALL_REDUCE_ALGORITHMS))
+            raise ConfigError(f"unknown algorithm {self.algorithm!r}: {choices}")
+        if self.timeout is not None and not 0 < self.timeout < float("inf"):
+            raise ConfigError("the process-group timeout must be a positive number of seconds")
 
     @property
     def pg_timeout(self) -> float:
@@ -192,13 +187,11 @@ class ScenarioRunner:
 
     def engine_for(self, world: World):
         if world.engine is None:
-            from ._algorithms import CostModel
             from ._collectives import CollectiveEngine
 
             o = self.options
-            cost = CostModel(o.alpha_intra, o.beta_intra, o.alpha_inter, o.beta_inter, o.gamma)
-            world.engine = CollectiveEngine(self.sim, world, o.backend, o.algorithm, cost, o.pg_timeout, o.trace_steps,
-                                            o.exact_steps)  # fmt: skip
+            world.engine = CollectiveEngine(self.sim, world, o.backend, o.algorithm, o.cost, o.pg_timeout,
+                                            o.trace_steps, o.exact_steps)  # fmt: skip
         return world.engine
 
 
@@ -227,7 +220,7 @@ def scenario_program(runner: ScenarioRunner):
         runner.runtimes[glet] = runtime
         _torch_world.new_rank_world(glet, worker.rank)
         engine.rank_started(worker.rank, agent.machine.index)
-        outcome: tuple[str, Any]
+        result: Any = None
         reply: Any = None
         try:
             while True:
@@ -239,9 +232,9 @@ def scenario_program(runner: ScenarioRunner):
                     error.exit_code = -6
                     raise error from None
                 except Exception as exc:
-                    raise WorkerError(type(exc).__name__, _one_line(exc)) from None
+                    raise WorkerError(type(exc).__name__, error_line(exc)) from None
                 if glet.dead:
-                    outcome = ("ok", request)
+                    result = request  # the scenario's return value
                     break
                 _, event = request
                 try:
@@ -253,7 +246,7 @@ def scenario_program(runner: ScenarioRunner):
             if glet.dead or not glet:
                 runner.runtimes.pop(glet, None)
         engine.rank_finished(worker.rank)
-        return plain_result(outcome[1])
+        return plain_result(result)
 
     return program
 
@@ -261,7 +254,8 @@ def scenario_program(runner: ScenarioRunner):
 NUMPY_HINT = "numpy is not installed: torch's *_object collectives need it (pip install numpy)"
 
 
-def _one_line(exc: BaseException) -> str:
+def error_line(exc: BaseException) -> str:
+    """An exception's message on one line, with a hint where torch's own is cryptic."""
     return explain_error(" ".join(str(exc).split()))
 
 

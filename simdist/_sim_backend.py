@@ -45,9 +45,7 @@ class RankRuntime:
         event = op.event
         if not event.processed:
             self.engine.waiting(self.rank, op)
-            reply = self.glet.parent.switch(("wait", event))
-            if reply is not None:  # the driver threw nothing: the event fired
-                pass
+            self.glet.parent.switch(("wait", event))  # the driver resumes us once the event fired
         self.engine.resumed(self.rank)
         if not event.ok:
             raise _as_torch_error(event.value)

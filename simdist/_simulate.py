@@ -84,11 +84,11 @@ class SimOptions:
     def __post_init__(self) -> None:
         if self.start_times is not None:
             object.__setattr__(self, "start_times", tuple(float(t) for t in self.start_times))
-            if any(t < 0 for t in self.start_times):
-                raise ConfigError("--start-times must not be negative")
+            if any(not t >= 0 for t in self.start_times):  # NaN fails too
+                raise ConfigError("--start-times must be numbers of seconds, not negative")
         for name in ("start_jitter", "agent_startup", "worker_startup", "work", "monitor_interval"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must not be negative")
+            if not 0 <= getattr(self, name) < float("inf"):
+                raise ConfigError(f"{name} must be a finite number of seconds, not negative")
         if self.monitor_interval == 0:
             raise ConfigError("monitor_interval must be positive")
 
@@ -136,7 +136,8 @@ class Simulation:
         node_ranks = options.node_ranks if options.node_ranks is not None else tuple(range(spec.max_nodes))
         count = len(node_ranks)
         if options.start_times is not None and len(options.start_times) != count:
-            raise ConfigError(f"--start-times lists {len(options.start_times)} times but there are {count} machines")
+            given = len(options.start_times)
+            raise ConfigError(f"--start-times lists {given} time{'s' * (given != 1)} but there are {count} machines")
         starts = options.start_times or tuple(round(rng.uniform(0.0, options.start_jitter), 6) for _ in range(count))
         hosts = self._hosts(count)
         for failure in options.failures:
@@ -365,7 +366,7 @@ def _gc_paused():
 def simulate(
     spec: LaunchSpec,
     *,
-    seed: int = 0,
+    seed: int | None = None,
     start_times: Sequence[float] | None = None,
     failures: Sequence[Failure | str] = (),
     node_ranks: Sequence[int] | None = None,
@@ -376,14 +377,15 @@ def simulate(
 ) -> Trace:
     """Simulate a launch; the same arguments always give the same :class:`Trace`.
 
-    ``scenario`` (a built-in name, ``FILE.py:FUNC`` or a function taking ``dist``) runs
+    ``seed``, ``start_times``, ``failures`` and ``node_ranks`` override the same fields of
+    ``options`` when given. ``scenario`` (a built-in name, ``FILE.py:FUNC`` or a function taking ``dist``) runs
     on every worker after ``init_process_group``; ``scenario_options`` is a
     :class:`~simdist._scenario.ScenarioOptions` (backend, algorithm, timeouts, costs).
     """
     base = options or SimOptions()
     options = dataclasses.replace(
         base,
-        seed=seed,
+        seed=base.seed if seed is None else seed,
         start_times=tuple(start_times) if start_times is not None else base.start_times,
         failures=tuple(parse_failure(f) if isinstance(f, str) else f for f in failures) or base.failures,
         node_ranks=tuple(node_ranks) if node_ranks is not None else base.node_ranks,

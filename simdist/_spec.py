@@ -35,6 +35,12 @@ DEFAULT_SIGNALS = "SIGTERM,SIGINT,SIGHUP,SIGQUIT"
 STATIC_TIMEOUT = 900  # LaunchConfig.__post_init__ always sets rdzv_configs["timeout"]
 C10D_TIMEOUTS = {"join_timeout": 600, "last_call_timeout": 30, "close_timeout": 30, "heartbeat_timeout": 5}
 
+# What torchrun sets for each worker (besides TORCHELASTIC_*): never inherited from a launcher's shell.
+WORKER_ENV_KEYS = (
+    "RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "GROUP_WORLD_SIZE", "ROLE_RANK",
+    "ROLE_WORLD_SIZE", "ROLE_NAME", "MASTER_ADDR", "MASTER_PORT",
+)  # fmt: skip
+
 # Variables in torchrun's *own* environment that change what its workers get.
 LAUNCHER_ENV_KEYS = (
     "OMP_NUM_THREADS",

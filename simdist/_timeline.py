@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from ._trace import Trace, TraceEvent
 
-__all__ = ["render_timeline"]
+__all__ = ["human_bytes", "render_timeline"]
 
 MAX_LINES = 400  # beyond this the middle is elided (the JSON trace keeps everything)
 
@@ -61,19 +61,19 @@ SENTENCES: dict[str, Callable[[TraceEvent], str]] = {
     "agent_exit": lambda e: f"torchrun exits with code {e.detail['code']}",
     "outcome": lambda e: f"outcome: {e.detail['outcome']}",
     "collective": lambda e: f"{e.detail['op']}#{e.detail['seq']} on {e.detail['group']}: {e.detail['algorithm']}, "
-    f"{_bytes(e.detail['bytes'])}, {e.detail['steps']} step{'s' * (e.detail['steps'] != 1)}, "
+    f"{human_bytes(e.detail['bytes'])}, {e.detail['steps']} step{'s' * (e.detail['steps'] != 1)}, "
     f"{(e.detail['end'] - e.detail['start']) * 1e6:.1f} µs, algbw {e.detail['algbw'] / 1e9:.2f} GB/s, "
     f"busbw {e.detail['busbw'] / 1e9:.2f} GB/s",
     "collective_step": lambda e: f"  step {e.detail['step'] + 1}/{e.detail['steps']} {e.detail['phase']}: "
     + ", ".join(f"{x['src']}→{x['dst']} chunk {x['chunk']}" for x in e.detail["transfers"][:6])
     + (" …" if len(e.detail["transfers"]) > 6 else ""),
-    "p2p": lambda e: f"send {e.detail['src']}→{e.detail['dst']} (tag {e.detail['tag']}, {_bytes(e.detail['bytes'])})",
+    "p2p": lambda e: f"send {e.detail['src']}→{e.detail['dst']} (tag {e.detail['tag']}, {human_bytes(e.detail['bytes'])})",
     "collective_mismatch": lambda e: "✗ collective mismatch: " + "; ".join(f"rank {r}: {w}" for r, w in e.detail["pending"].items()),
     "deadlock": lambda e: "✗ deadlock: " + "; ".join(f"rank {r}: {w}" for r, w in e.detail["pending"].items()),
 }
 
 
-def _bytes(n: int) -> str:
+def human_bytes(n: int) -> str:
     for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if n >= size:
             return f"{n / size:.1f} {unit}"
@@ -91,10 +91,13 @@ def _line(event: TraceEvent) -> str:
 def render_timeline(trace: Trace) -> str:
     """The launch as text: events in order, elided in the middle when long, then the verdict."""
     events = [e for e in trace.events if e.kind != "outcome"]
-    lines = [_line(e) for e in events]
-    if len(lines) > MAX_LINES:
-        hidden = len(lines) - MAX_LINES
-        lines = lines[: MAX_LINES // 2] + [f"{'':12}… {hidden} more events (see --format json) …"] + lines[-MAX_LINES // 2 :]
+    if len(events) > MAX_LINES:  # format only the lines shown: big launches record millions
+        hidden = len(events) - MAX_LINES
+        lines = [_line(e) for e in events[: MAX_LINES // 2]]
+        lines.append(f"{'':12}… {hidden} more events (see --format json) …")
+        lines += [_line(e) for e in events[-MAX_LINES // 2 :]]
+    else:
+        lines = [_line(e) for e in events]
     results = [r for r in trace.results if r.get("result") is not None or r.get("exit_code") == 0]
     if any(r.get("result") is not None for r in results):
         lines += ["", "Results:"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -201,9 +201,4 @@ def _register_backend() -> None:
         return _factory(store, rank, size, timeout)
 
     dist.Backend.register_backend(BACKEND_NAME, create, devices=["cpu", "cuda"])
-
-
-def group_ranks(pg: dist.ProcessGroup) -> Mapping[int, int]:
-    """Global rank -> group rank of ``pg``, as the current rank's world records it."""
-    return c10d._world.pg_group_ranks[pg]
 

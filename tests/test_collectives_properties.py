@@ -147,6 +147,35 @@ def test_ring_all_reduce_takes_2_n_minus_1_steps(n):
         assert sorted((t["src"], t["dst"]) for t in s.detail["transfers"]) == [(r, (r + 1) % n) for r in range(n)]
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # torch renames some of these calls
+@pytest.mark.parametrize("n", [2, 3, 8])
+def test_every_collective_records_as_many_steps_as_it_traces_and_nccl_tests_bus_factor(n):
+    from simdist._algorithms import bus_factor
+
+    def scenario(dist):
+        x = torch.ones(n * 4)
+        dist.all_reduce(x)
+        dist.all_reduce_coalesced([torch.ones(3), torch.ones(n * 8)])
+        dist.all_gather_into_tensor(torch.empty(n * 4 * n), x)
+        dist.reduce_scatter_tensor(torch.empty(4), x)
+        dist.broadcast(x, src=0)
+        dist.barrier()
+
+    trace = _run(_launch(1, n), scenario)
+    assert trace.outcome == "ok", trace.diagnosis
+    base = {"all_reduce_coalesced": "all_reduce", "all_gather_into_tensor": "all_gather",
+            "reduce_scatter_tensor": "reduce_scatter", "barrier": "all_reduce"}  # fmt: skip
+    collectives = trace.of_kind("collective")
+    assert len(collectives) == 6
+    for event in collectives:
+        d = event.detail
+        traced = [s for s in trace.of_kind("collective_step") if s.detail["seq"] == d["seq"]]
+        assert d["steps"] == len(traced), d["op"]
+        assert d["busbw"] == pytest.approx(d["algbw"] * bus_factor(base.get(d["op"], d["op"]), n)), d["op"]
+    coalesced = next(e for e in collectives if e.detail["op"] == "all_reduce_coalesced")
+    assert coalesced.detail["bytes"] == (3 + n * 8) * 4  # every tensor of the batch travels
+
+
 FAULTS = ["other_op", "other_shape", "other_root", "other_dtype", "skip_and_exit", "unmatched_recv", "order"]
 
 
@@ -181,7 +210,18 @@ def test_every_mismatch_or_deadlock_is_detected_and_named(n, fault, data):
     trace = _run(_launch(1, n), scenario, seed=data.draw(st.integers(0, 1000)), timeout=5.0)
     expected = "deadlock" if fault in ("skip_and_exit", "unmatched_recv") else "collective_mismatch"
     assert trace.outcome == expected, trace.diagnosis
-    assert f"rank {culprit}" in trace.diagnosis.lower() or f"Rank {culprit}" in trace.diagnosis
+    # The culprit's pending operation is the odd one out, and the diagnosis shows it as such.
+    (problem,) = trace.of_kind(expected)
+    pending = {int(r): what for r, what in problem.detail["pending"].items()}
+    marker = {"other_op": "broadcast#0", "other_shape": "shape=[5]", "other_dtype": "int64", "other_root": "root=1",
+              "skip_and_exit": None, "unmatched_recv": "recv(from", "order": "broadcast#0"}[fault]  # fmt: skip
+    if fault == "skip_and_exit":
+        assert pending[culprit] in ("exited", "finished")
+        assert f"rank {culprit} exited" in trace.diagnosis or f"rank {culprit}: finished" in trace.diagnosis
+    else:
+        assert marker in pending[culprit]
+        assert [r for r, what in pending.items() if r != culprit and marker in what] == []
+        assert f"rank {culprit}: {pending[culprit]}" in trace.diagnosis
     assert all(r["exit_code"] != 0 for r in trace.results if r["rank"] != culprit) or fault == "skip_and_exit"
 
 

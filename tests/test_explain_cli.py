@@ -35,6 +35,17 @@ def test_tree_matches_the_seed_layout(capsys):
     assert lines[node1 + 2].startswith("└── local_rank=1 → RANK=3")
 
 
+def test_tree_elides_the_middle_of_a_long_node(capsys):
+    code, out, _ = run(capsys, "explain", "--nnodes", "2", "--nproc", "1,9", "--master-port", "29500", "-f", "tree")
+    assert code == 0
+    lines = out.splitlines()
+    node1 = lines.index(next(line for line in lines if line.startswith("node_rank=1")))
+    assert [line.split("  (")[0] for line in lines[node1 + 1 : node1 + 7]] == [
+        "├── local_rank=0 → RANK=1", "├── local_rank=1 → RANK=2", "├── local_rank=2 → RANK=3",
+        "├── local_rank=3 → RANK=4", "├── … 4 more local ranks …", "└── local_rank=8 → RANK=9",
+    ]  # fmt: skip
+
+
 def test_env_format_is_sourceable_shell(capsys, tmp_path):
     code, out, _ = run(capsys, "explain", "--nnodes", "2", "--nproc", "2", "--node-rank", "1", "-f", "env")
     assert code == 0
@@ -183,3 +194,10 @@ def test_help_lists_the_launch_options():
     assert result.returncode == 0
     for option in ("--nnodes", "--nproc-per-node", "--master-port", "--rdzv-backend", "--cuda-visible-devices"):
         assert option in result.stdout
+
+
+def test_version_names_the_installed_package(capsys):
+    from importlib.metadata import version
+
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.startswith(f"simdist {version('simdist')} ")

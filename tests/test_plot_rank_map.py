@@ -243,3 +243,14 @@ def test_a_worker_that_never_reported_is_drawn_missing_and_marked():
     artists = by_gid(simdist.plot.rank_map(differing(doc, 2, "present", True, False)))
     assert worker_text(artists, 2)[2] == "missing"
     assert "mismatch-2" in artists
+
+
+def test_a_title_sized_to_its_box_is_not_cut_by_a_rounding_error():
+    import math
+
+    from simdist.plot import _style as st
+
+    text = "node_rank 0 · group rank 0 · vm"
+    width = st.text_width(text, st.BODY_SIZE, "bold")
+    assert st.fit(text, math.nextafter(width, 0), st.BODY_SIZE, "bold") == text  # (w + pad) − pad may be a hair short
+    assert st.fit(text, width / 2, st.BODY_SIZE, "bold").endswith("…")

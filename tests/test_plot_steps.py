@@ -22,7 +22,7 @@ def ring_events(n: int, seq: int = 0, t: float = 1.0) -> list[dict]:
                       "bytes": 1024} for r in range(n)]
         events.append({"t": t + s, "kind": "collective_step", "node": None, "rank": None, "detail": {
             "op": "all_reduce", "seq": seq, "group": "world", "algorithm": "ring", "step": s, "steps": steps,
-            "phase": "reduce_scatter" if reduce else "all_gather", "transfers": transfers,
+            "phase": "reduce_scatter" if reduce else "all_gather", "reduce": reduce, "transfers": transfers,
             "start": t + s, "end": t + s + 1}})
     return events
 
@@ -98,7 +98,7 @@ def test_a_binomial_tree_is_drawn_with_an_arrow_per_transfer():
     for s, (phase, edges) in enumerate(tree):
         events.append({"t": float(s), "kind": "collective_step", "node": None, "rank": None, "detail": {
             "op": "all_reduce", "seq": 0, "group": "world", "algorithm": "tree", "step": s, "steps": 4,
-            "phase": phase, "transfers": [{"src": a, "dst": b, "chunk": 0, "bytes": 4096} for a, b in edges],
+            "phase": phase, "reduce": phase == "reduce", "transfers": [{"src": a, "dst": b, "chunk": 0, "bytes": 4096} for a, b in edges],
             "start": float(s), "end": s + 1.0}})
     fig = simdist.plot.ring_steps(trace(events))
     assert len(panels(fig)) == 4
@@ -157,3 +157,40 @@ def test_a_simulated_trace_with_steps_draws_map_timeline_and_steps_together():
     fig = simdist.plot.draw(simulated)
     assert [ax.get_gid() for ax in fig.axes] == ["rank-map", "timeline", "timeline-chart", "collective-steps"]
     assert len(panels(fig)) == 6
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 8])
+@pytest.mark.parametrize(
+    ("call", "algorithm"),
+    [("all_reduce", "ring"), ("all_reduce", "tree"), ("all_reduce", "recursive_doubling"), ("all_gather", "auto"),
+     ("reduce_scatter", "auto"), ("broadcast", "auto"), ("reduce", "auto")],
+)  # fmt: skip
+def test_replaying_the_simulators_own_steps_ends_with_every_result_complete(call, algorithm, n):
+    """Every schedule the simulator traces, replayed chunk by chunk, leaves each rank with what the
+    collective promises (the root alone for reduce, its own chunk for reduce_scatter)."""
+    torch = pytest.importorskip("torch")
+    from simdist import LaunchSpec, ScenarioOptions, SimOptions, simulate
+    from simdist.plot._steps import find_collective, replay
+
+    def scenario(dist):
+        x = torch.ones(n * 2)
+        if call == "all_gather":
+            dist.all_gather([torch.empty(n * 2) for _ in range(n)], x)
+        elif call == "reduce_scatter":
+            dist.reduce_scatter(torch.empty(2), [torch.ones(2) for _ in range(n)])
+        elif call in ("broadcast", "reduce"):
+            getattr(dist, call)(x, 0)
+        else:
+            dist.all_reduce(x)
+
+    spec = LaunchSpec(nnodes=1, nproc_per_node=n, master_port=29500)
+    result = simulate(spec, options=SimOptions(agent_startup=0.1, worker_startup=0.1), scenario=scenario,
+                      scenario_options=ScenarioOptions(algorithm=algorithm))  # fmt: skip
+    assert result.outcome == "ok", result.diagnosis
+    collective = find_collective(result.to_dict())
+    n_chunks, states, full = replay(collective)
+    if call == "reduce_scatter":  # rank r ends with chunk r reduced over every rank
+        assert [states[-1][r][r] for r in range(n)] == [full[r] for r in range(n)]
+        return
+    for rank in [0] if call == "reduce" else range(n):
+        assert states[-1][rank] == full, (rank, states[-1][rank])

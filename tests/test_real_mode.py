@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from simdist import ConfigError
 from simdist.cli import main
 from simdist.real._agents import alive
 
@@ -73,7 +74,7 @@ def test_a_hanging_worker_is_stopped_and_named(capsys, tmp_path):
     code, out, _, report = _real(capsys, tmp_path, "--scenario", f"{FAULTY}:hang_on_rank_1", "--nnodes", "1",
                                  "--nproc", "2", "--timeout", "12")  # fmt: skip
     assert code == 1
-    assert "timed out" in report["diagnosis"] and "1" in report["diagnosis"]
+    assert report["diagnosis"] == "timed out; rank 1 never reported (hung or killed)"
     _no_orphans(report)
 
 
@@ -93,7 +94,17 @@ def test_report_is_never_half_written(tmp_path):
     target = tmp_path / "r.json"
     write_atomic(target, "{}")
     assert target.read_text() == "{}"
-    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+    assert os.stat(target).st_mode & 0o777 == 0o666 & ~_umask()  # as open() would make it, not mkstemp's 0600
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(ConfigError, match="cannot write"):  # the final rename fails: nothing is left behind
+        write_atomic(tmp_path / "folder", "{}")
+    assert sorted(os.listdir(tmp_path)) == ["folder", "r.json"]
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def test_the_launching_process_never_imports_torch(tmp_path):
@@ -134,8 +145,10 @@ def test_a_cluster_launch_gathers_every_node_on_the_rank_0_machine(tmp_path):
     assert "ran its share" in outputs[1][0]
 
 
-def test_ctrl_c_stops_everything(tmp_path):
-    """SIGINT to simdist (what Ctrl-C sends) ends the run with 130 and takes every process down."""
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_or_sigterm_stops_everything(tmp_path, signal_name):
+    """SIGINT (Ctrl-C) or SIGTERM (a cancelled CI job) to simdist ends the run with 130 and takes
+    every process down, though torchrun's agents run in sessions of their own."""
     import signal
     import subprocess
     import sys
@@ -154,7 +167,7 @@ def test_ctrl_c_stops_everything(tmp_path):
             time.sleep(0.2)
         time.sleep(3)  # the workers are in their scenarios now
         seen.update(descendants(process.pid))
-        process.send_signal(signal.SIGINT)
+        process.send_signal(getattr(signal, signal_name))
         _, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
@@ -163,3 +176,25 @@ def test_ctrl_c_stops_everything(tmp_path):
     assert "interrupted" in err
     time.sleep(0.5)
     assert not [pid for pid in seen if alive(pid)]
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["simulate", "--real", "--fail", "0@1", "--seed", "3"], "--seed, --fail: they shape a simulation"),
+        (["simulate", "--local-nodes"], "--local-nodes: only used with --real"),
+        (["explain", "--backend", "nccl"], "--backend: only used with --real"),
+        (["simulate", "--real", "--timeout", "nan"], "--timeout must be a positive number"),
+        (["simulate", "--real", "--pg-timeout", "0"], "--pg-timeout must be a positive number"),
+        (["simulate", "--real", "--timeout", "30", "--pg-timeout", "30"], "must be shorter than --timeout"),
+    ],
+)
+def test_options_that_would_be_ignored_or_never_fire_are_refused(capsys, argv, named):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and named in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_an_unwritable_report_path_is_refused_before_anything_runs(capsys, tmp_path):
+    code = main(["simulate", "--real", "--report", str(tmp_path / "missing" / "r.json"), "--timeout", "5"])
+    assert code == 2 and "folder" in capsys.readouterr().err

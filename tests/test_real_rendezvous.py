@@ -1,5 +1,6 @@
 """Against the real thing: torchrun's rendezvous decides what the simulator predicts."""
 
+import dataclasses
 import json
 import socket
 
@@ -45,21 +46,15 @@ def test_c10d_group_ranks_match_the_sorted_descriptors(dump_env_script, local_ad
     observed = _observed(out)
 
     fqdn = socket.getfqdn()  # what c10d uses when --local-addr is absent
-    pids = tuple(r.pids[0] for r in results)  # the agent is the process we started
+    pids = tuple(r.pid for r in results)  # the agents' own pids: c10d breaks address ties by them
     options = SimOptions(pids=pids, local_addrs=tuple(a or fqdn for a in local_addrs), start_times=(0.0, 0.0))
-    trace = simulate(dataclass_replace(spec, hosts=("127.0.0.1", "127.0.0.1")), options=options)
+    trace = simulate(dataclasses.replace(spec, hosts=("127.0.0.1", "127.0.0.1")), options=options)
     assert trace.outcome == "ok", trace.diagnosis
     predicted = {e.node: e.detail["group_rank"] for e in trace.of_kind("ranks_assigned")}
     assert {node: int(env["GROUP_RANK"]) for node, env in observed.items()} == predicted
     rank0 = min(predicted, key=predicted.get)
     assert observed[rank0]["MASTER_ADDR"] == (local_addrs[rank0] or fqdn)
     assert observed[0]["TORCHELASTIC_RUN_ID"] == "simdist-test"
-
-
-def dataclass_replace(spec, **changes):
-    import dataclasses
-
-    return dataclasses.replace(spec, **changes)
 
 
 def test_static_node_that_never_comes_fails_as_simulated(dump_env_script):

@@ -48,9 +48,8 @@ def test_broken_scenarios_fail_under_real_gloo_as_the_simulator_says(scenario, p
     simulated_errors = [e.detail.get("message", "") for e in trace.of_kind("worker_exit") if e.detail.get("code")]
     assert any(phrase in message for message in simulated_errors), simulated_errors
 
-    report = run_real(spec, RealOptions(scenario=scenario, backend="gloo", pg_timeout=5.0, timeout=90,
-                                        predict_results=False))  # fmt: skip
-    assert not report["comparison"]["matches"]
+    report = run_real(spec, RealOptions(scenario=scenario, backend="gloo", pg_timeout=5.0, timeout=90))
+    assert report["failed"] and report["comparison"]["matches"], report["comparison"]  # failed as predicted
     real_errors = [w["error"]["message"] for w in report["workers"] if w.get("error")]
     assert any(phrase in message for message in real_errors), real_errors
 

@@ -103,6 +103,13 @@ def test_same_seed_same_bytes(spec, seed):
     assert simulate(spec, seed=seed, options=FAST).to_json() == first
 
 
+def test_a_seed_in_the_options_is_used_unless_the_argument_overrides_it():
+    spec = _static(4, 1)
+    from_options = simulate(spec, options=dataclasses.replace(FAST, seed=7)).to_json()
+    assert from_options == simulate(spec, seed=7, options=FAST).to_json()
+    assert from_options != simulate(spec, seed=8, options=dataclasses.replace(FAST, seed=7)).to_json()
+
+
 def test_different_seeds_show_different_arrival_orders():
     spec = _static(4, 1)
     orders = set()

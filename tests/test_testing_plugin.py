@@ -20,7 +20,7 @@ def test_strategies_module_exports():
     }  # fmt: skip
 
 
-def test_builtin_scenario_names_are_listed_without_torch():
+def test_the_torch_free_list_of_builtin_scenario_names_matches_the_scenarios_module():
     from simdist import scenarios
     from simdist._scenario import BUILTIN_NAMES
 

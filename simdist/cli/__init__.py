@@ -23,9 +23,19 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        print(f"simdist {__version__} (models torchrun as of torch 2.13)")
+        raise typer.Exit()
+
 
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print simdist's version and exit."),  # fmt: skip
+) -> None:
     """See what torchrun will do — ranks, GPUs, environment, collectives — before you spend GPU hours."""
 
 

@@ -13,7 +13,7 @@ from . import app
 from ._launch_options import COMMAND_PARAMETER, launch_options
 from ._shared_options import (
     DEFAULT_REPORT, DEFAULT_TIMEOUT, Backend, BackendOption, LocalNodesOption, PlotOption, RealOption, ReportOption,
-    TimeoutOption,
+    TimeoutOption, refuse_real_options_without_real, refuse_unused,
 )  # fmt: skip
 
 
@@ -43,6 +43,8 @@ def explain(
 
     [bold]simdist explain --nnodes 2 --nproc 2[/bold]  ·  [bold]simdist explain -- torchrun --nnodes=2 --nproc-per-node=4 --node-rank=1 train.py[/bold]
     """
+    refuse_real_options_without_real(real, local_nodes, timeout, report)
+    refuse_unused("only used with --real", {"--backend": backend is not Backend.auto and not real})
     if real:
         from ._real_view import run as run_real
 

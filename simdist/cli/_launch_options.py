@@ -7,6 +7,7 @@ Commands declare ``spec: LaunchSpec`` and decorate themselves with
 
 import functools
 import inspect
+import os
 from typing import Annotated, Optional
 
 import typer
@@ -147,7 +148,7 @@ def build_spec(command: list[str] | None, local_machine: bool = False, **options
     """One LaunchSpec from the launch options, or from a pasted torchrun command.
 
     ``local_machine``: the launch runs here (``--real``), so ``--nproc gpu`` means this
-    machine's GPU count, as torchrun would resolve it.
+    machine's GPU count and the shell's CUDA_VISIBLE_DEVICES applies, as under torchrun.
     """
     gpus = options.pop("gpus_per_node")
     hosts = options.pop("hosts")
@@ -170,6 +171,8 @@ def build_spec(command: list[str] | None, local_machine: bool = False, **options
             raise ConfigError(f"--nproc {nproc} means one process per GPU: tell simdist how many with --gpus-per-node")
         nproc = gpus_per_node
     visible = options["cuda_visible_devices"]
+    if not visible and local_machine and "CUDA_VISIBLE_DEVICES" in os.environ:
+        visible = [os.environ["CUDA_VISIBLE_DEVICES"]]  # torchrun's workers here inherit the shell's value
     return LaunchSpec(
         nnodes=options["nnodes"] or 1,
         nproc_per_node=nproc,

@@ -10,8 +10,12 @@ from .._checks import is_loopback
 from .._errors import RealRunFailed
 from .._spec import LaunchSpec, resolve_rendezvous
 
+
 def _cell(value) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else value
+    if isinstance(value, dict):  # e.g. the env scenario's variables: k=v reads better than JSON in a column
+        text = " ".join(f"{k}={v}" for k, v in value.items())
+    else:
+        text = value if isinstance(value, str) else json.dumps(value)
     return text if len(text) <= 40 else text[:37] + "…"
 
 
@@ -74,10 +78,10 @@ def run(spec: LaunchSpec, *, scenario: str, backend: str, timeout: float, local_
     """Run for real and report; the exit status says whether reality matched."""
     from rich.console import Console
 
-    from .._files import write_atomic
-    from ..real._run import RealOptions, require_torch, run_real
+    from .._files import check_writable, write_atomic
+    from ..real._run import RealOptions, run_real
 
-    require_torch()
+    check_writable(report_path)  # before the run, not after it
     if plot is not None:
         from ..plot import check_path
 
@@ -88,7 +92,7 @@ def run(spec: LaunchSpec, *, scenario: str, backend: str, timeout: float, local_
     if not local_nodes and host and not is_loopback(host) and spec.max_nodes > 1:
         err.print(f"warning: the rendezvous store on {host} has no authentication — keep it on a trusted network")
     options = RealOptions(scenario=scenario, backend=backend, timeout=timeout, local_nodes=local_nodes,
-                          pg_timeout=pg_timeout or 60.0)  # fmt: skip
+                          pg_timeout=pg_timeout)  # fmt: skip
     report = run_real(spec, options)
     console = Console(highlight=False)
     here = report["nodes_run_here"]
@@ -103,7 +107,7 @@ def run(spec: LaunchSpec, *, scenario: str, backend: str, timeout: float, local_
         where = report["plan"]["launch"]["master_addr"] or "the node with group rank 0"
         console.print(f"node {here[0]} ran its share: {len(report['workers'])} workers reported here; the full report "
                       f"is written on the machine whose worker got RANK 0 ({where})")  # fmt: skip
-        return 0 if not any(w.get("error") for w in report["workers"]) else 1
+        return 1 if report["failed"] else 0
     show(report, console)
     write_atomic(report_path, json.dumps(report, indent=2) + "\n")
     console.print(f"report: {report_path}")

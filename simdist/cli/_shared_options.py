@@ -39,3 +39,18 @@ ReportOption = Annotated[
 ]
 DEFAULT_REPORT = Path("simdist-report.json")
 DEFAULT_TIMEOUT = 120.0
+
+
+def refuse_unused(why: str, given: dict[str, bool]) -> None:
+    """A one-line error naming the options that would be silently ignored (``given``: name -> was it set)."""
+    from .._errors import ConfigError
+
+    names = [name for name, was_given in given.items() if was_given]
+    if names:
+        raise ConfigError(f"{', '.join(names)}: {why}")
+
+
+def refuse_real_options_without_real(real: bool, local_nodes: bool, timeout: float, report: Path) -> None:
+    refuse_unused("only used with --real", {"--local-nodes": local_nodes and not real,
+                                            "--timeout": timeout != DEFAULT_TIMEOUT and not real,
+                                            "--report": report != DEFAULT_REPORT and not real})  # fmt: skip

@@ -7,24 +7,21 @@ from typing import Annotated, Optional
 
 import typer
 
+from .._algorithms import ALL_REDUCE_ALGORITHMS
 from .._errors import ConfigError
 from .._spec import LaunchSpec
 from . import app
 from ._launch_options import COMMAND_PARAMETER, launch_options
 from ._shared_options import (
     DEFAULT_REPORT, DEFAULT_TIMEOUT, Backend, BackendOption, LocalNodesOption, PlotOption, RealOption, ReportOption,
-    TimeoutOption,
+    TimeoutOption, refuse_real_options_without_real, refuse_unused,
 )  # fmt: skip
 
 SIM_PANEL = "Simulation"
 SCENARIO_PANEL = "Scenario and collectives"
 
 
-class Algorithm(str, Enum):
-    auto = "auto"
-    ring = "ring"
-    tree = "tree"
-    recursive_doubling = "recursive_doubling"
+Algorithm = Enum("Algorithm", {name: name for name in ("auto", *ALL_REDUCE_ALGORITHMS)}, type=str)
 
 
 class SimulateFormat(str, Enum):
@@ -137,28 +134,38 @@ def simulate(
     from .._simulate import SimOptions, parse_failure, simulate as run_simulation
     from .._timeline import render_timeline
 
+    refuse_real_options_without_real(real, local_nodes, timeout, report)
     if real:
         from ._real_view import run as run_real
 
+        refuse_unused("they shape a simulation, and --real runs real torchrun instead", {
+            "--seed": seed != 0, "--start-times": start_times is not None, "--fail": bool(fail),
+            "--node-ranks": node_ranks is not None, "--work": work != 1.0, "--format json": format.value != "timeline",
+            "--trace": trace is not None, "--algorithm": algorithm.value != "auto", "--no-steps": not steps,
+            "--latency-*/--bandwidth-*": (latency_intra, bandwidth_intra, latency_inter, bandwidth_inter)
+            != (2.0, 150.0, 10.0, 25.0),
+        })  # fmt: skip
         return run_real(spec, scenario=scenario or "env", backend=backend.value, timeout=timeout, local_nodes=local_nodes,
                         pg_timeout=pg_timeout, report_path=report, plot=plot)  # fmt: skip
     if plot is not None:
         from ..plot import check_path  # matplotlib loads only when a picture is asked for
 
         check_path(plot)
-    if work < 0:
-        raise ConfigError("--work must not be negative")
-    if min(bandwidth_intra, bandwidth_inter) <= 0 or min(latency_intra, latency_inter) < 0:
-        raise ConfigError("bandwidths must be positive and latencies not negative")
+    if not 0 <= work < float("inf"):
+        raise ConfigError("--work must be a finite number of seconds, not negative")
+    links = (latency_intra, bandwidth_intra, latency_inter, bandwidth_inter)
+    if not all(0 <= v < float("inf") for v in links) or 0 in (bandwidth_intra, bandwidth_inter):
+        raise ConfigError("--bandwidth-* must be positive and --latency-* not negative (finite numbers)")
     options = SimOptions(work=work)
     scenario_options = None
     if scenario is not None:
+        from .._algorithms import CostModel
         from .._scenario import ScenarioOptions
 
         scenario_options = ScenarioOptions(
             backend=_backend(backend.value, spec), algorithm=algorithm.value, timeout=pg_timeout, trace_steps=steps,
-            alpha_intra=latency_intra * 1e-6, beta_intra=1 / (bandwidth_intra * 1e9),
-            alpha_inter=latency_inter * 1e-6, beta_inter=1 / (bandwidth_inter * 1e9),
+            cost=CostModel(alpha_intra=latency_intra * 1e-6, beta_intra=1 / (bandwidth_intra * 1e9),
+                           alpha_inter=latency_inter * 1e-6, beta_inter=1 / (bandwidth_inter * 1e9)),
         )  # fmt: skip
     result = run_simulation(
         spec,

@@ -25,11 +25,12 @@ from ._gantt import TimelineDrawing
 from ._rank_map import MARGIN as RANK_MAP_MARGIN, RankMapDrawing
 from ._rank_model import plan_model, report_model
 from ._save import check_writable as check_path, save
-from ._steps import StepsDrawing, has_steps
+from ._steps import StepsDrawing, find_collective, has_steps
 
 __all__ = ["check_path", "draw", "plot_file", "rank_map", "ring_steps", "save", "timeline"]
 
 VIEWS = ("auto", "ranks", "timeline", "steps")
+MAX_AUTO_STEP_RANKS = 16
 
 
 def _rank_map_drawing(data: dict, **layout) -> RankMapDrawing:
@@ -85,7 +86,8 @@ def draw(data: dict, view: str = "auto", seq: int | None = None) -> Figure:
 
     ``auto``: a plan or report gives its rank map; a trace gives the rank map of
     its plan above the launch timeline, and below them the steps of its first
-    collective when it recorded any.
+    collective when it recorded any (up to ``MAX_AUTO_STEP_RANKS`` ranks; ``steps``
+    or a ``seq`` draws them for any size).
     """
     if view not in VIEWS:
         raise ConfigError(f"unknown view {view!r}; use one of {', '.join(VIEWS)}")
@@ -105,7 +107,8 @@ def draw(data: dict, view: str = "auto", seq: int | None = None) -> Figure:
     drawings: list = [gantt]
     if with_map:  # as wide as the timeline below it, so the two read as one picture
         drawings.insert(0, _rank_map_drawing(data, min_width=gantt.size[0] - 2 * RANK_MAP_MARGIN))
-    if has_steps(data):
+    # Step panels grow with ranks × chunks: beyond a few dozen cells per row, ask for them (--view steps).
+    if has_steps(data) and (seq is not None or len(find_collective(data).ranks) <= MAX_AUTO_STEP_RANKS):
         drawings.append(StepsDrawing(data, seq=seq))
     return compose(drawings)
 
@@ -122,6 +125,6 @@ def plot_file(in_path: str | os.PathLike, out_path: str | os.PathLike, view: str
     data = _load.load(in_path)
     try:
         fig = draw(data, view=view, seq=seq)
-    except (KeyError, TypeError, IndexError, AttributeError) as exc:  # a document that lies about its schema
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:  # a document that lies about its schema
         raise ConfigError(f"{in_path}: malformed {data.get('schema')} document ({type(exc).__name__}: {exc})") from None
     return save(fig, out_path)

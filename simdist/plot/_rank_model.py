@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from .._explain import job_summary
+
 T = TypeVar("T")
 
 MAX_NODES = 8  # more than this: the first HEAD_NODES, "… n nodes …", the last TAIL_NODES
@@ -174,26 +176,11 @@ def _example(workers: Sequence[dict]) -> str:
 
 
 def headline(plan: dict) -> str:
-    """The job's shape and where its rendezvous happens, like ``simdist explain``'s first line."""
+    """The job's shape and where its rendezvous happens: ``simdist explain``'s first line."""
     launch = plan.get("launch") or {}
-    nodes = sorted(plan["nodes"], key=lambda n: n["group_rank"])
-    nprocs = [n["nproc"] for n in nodes]
-    if len(set(nprocs)) <= 1:
-        nproc = nprocs[0] if nprocs else 0
-        shape = f"{len(nodes)} node{'s' * (len(nodes) != 1)} × {nproc} process{'es' * (nproc != 1)}"
-    else:
-        shown = "+".join(map(str, nprocs[:8])) + ("+…" if len(nprocs) > 8 else "")
-        shape = f"{len(nodes)} nodes with {shown} processes"
-    backend = launch.get("rdzv_backend")
-    if backend == "static":
-        where = f"static rendezvous, store on node 0 at {launch.get('master_addr')}:{launch.get('master_port')}"
-    elif backend == "c10d":
-        where = f"c10d rendezvous at {launch.get('rdzv_endpoint')}"
-        if launch.get("rdzv_mode") not in (None, "explicit"):
-            where += f" ({launch['rdzv_mode']})"
-    else:
-        where = ""
-    return f"{shape} → WORLD_SIZE {plan['world_size']}" + (f" · {where}" if where else "")
+    nprocs = [n["nproc"] for n in sorted(plan["nodes"], key=lambda n: n["group_rank"])]
+    return job_summary(nprocs, plan["world_size"], launch.get("rdzv_backend"), launch.get("rdzv_endpoint"),
+                       launch.get("rdzv_mode"))  # fmt: skip
 
 
 # -- models --------------------------------------------------------------------------------
@@ -261,24 +248,10 @@ def _subtitle(plan: dict) -> str:
 
 
 def observed_gpu(device: dict | None) -> tuple[Any, bool]:
-    """The physical GPU a worker really used, and whether it ran on the CPU instead.
+    """The physical GPU a worker really used (through CUDA_VISIBLE_DEVICES), and whether it ran on the CPU."""
+    from ..real._report import observed_gpu as physical_gpu
 
-    ``device.index`` counts the devices CUDA_VISIBLE_DEVICES leaves visible, so it
-    is mapped back through that list (the index-th entry) when the variable is set.
-    """
-    if not device or device.get("type") != "cuda":
-        return None, True
-    index = device.get("index")
-    if index is None:
-        return None, False
-    listed = device.get("cuda_visible_devices")
-    if listed:
-        entries = [v.strip() for v in str(listed).split(",")]
-        if 0 <= index < len(entries):
-            entry = entries[index]
-            return (int(entry) if entry.isdigit() else entry), False
-        return None, False
-    return index, False
+    return physical_gpu(device), not device or device.get("type") != "cuda"
 
 
 def report_model(report: dict) -> RankMapModel:

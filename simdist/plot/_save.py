@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
 from matplotlib.figure import Figure
 
 from .._errors import ConfigError
+from .. import _files
+from .._files import write_atomic
 from ._style import DPI
 
 FORMATS = {".png": "png", ".svg": "svg"}
@@ -37,17 +38,8 @@ def check_writable(path: str | os.PathLike) -> Path:
 
     Checks the extension (.png or .svg) and the folder; raises a one-line ConfigError.
     """
-    target = Path(path)
-    format_for(target)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        why = "is a file, not a folder" if folder.exists() else "does not exist"
-        raise ConfigError(f"cannot write {target}: folder {folder} {why}")
-    if target.is_dir():
-        raise ConfigError(f"cannot write {target}: it is a folder")
-    if not os.access(folder, os.W_OK):
-        raise ConfigError(f"cannot write {target}: folder {folder} is not writable")
-    return target
+    format_for(path)
+    return _files.check_writable(path)
 
 
 def render(fig: Figure, fmt: str) -> bytes:
@@ -59,38 +51,6 @@ def render(fig: Figure, fmt: str) -> bytes:
 
 
 def save(fig: Figure, path: str | os.PathLike) -> Path:
-    """Write ``fig`` to ``path`` as PNG or SVG (by extension) via a temporary file and a rename."""
+    """Write ``fig`` to ``path`` as PNG or SVG (by extension), atomically."""
     target = check_writable(path)
-    data = render(fig, format_for(target))
-    folder = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise ConfigError(f"cannot write {target}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; give the mode open() would
-        os.replace(temp, target)
-    except OSError as exc:
-        _remove(temp)
-        raise ConfigError(f"cannot write {target}: {exc.strerror or exc}") from None
-    except BaseException:
-        _remove(temp)
-        raise
-    return target
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _remove(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+    return write_atomic(target, render(fig, format_for(target)))

@@ -17,6 +17,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 from matplotlib.path import Path
 
 from .._errors import ConfigError
+from .._timeline import human_bytes
 from . import _style as st
 from ._canvas import inch_axes
 
@@ -43,6 +44,7 @@ class Step:
     index: int
     steps: int
     phase: str
+    reduce: bool  # receivers combine what arrives with what they hold (else they copy it)
     transfers: list[dict]
     start: float | None
 
@@ -76,8 +78,8 @@ def find_collective(trace: dict, seq: int | None = None, group: str | None = Non
         if key != chosen:
             continue
         index = int(d["step"])
-        step = merged.setdefault(index, Step(index, int(d.get("steps") or 0), str(d.get("phase") or ""), [],
-                                             d.get("start")))
+        step = merged.setdefault(index, Step(index, int(d.get("steps") or 0), str(d.get("phase") or ""),
+                                             bool(d.get("reduce")), [], d.get("start")))
         step.transfers.extend(d.get("transfers") or ())  # per-rank step events merge into one step
     if chosen is None:
         which = "" if seq is None else f" with seq {seq}" + ("" if group is None else f" in group {group!r}")
@@ -141,13 +143,12 @@ def replay(collective: Collective) -> tuple[int, list[dict[int, list[frozenset]]
         state = {r: [frozenset({r})] * n_chunks for r in ranks}
     states = []
     for step in collective.steps:
-        reducing = "reduce" in step.phase and "all_gather" not in step.phase
         before = {r: list(chunks) for r, chunks in state.items()}
         for t in step.transfers:
             src, dst, c = t["src"], t["dst"], t["chunk"]
             incoming = before.get(src, [frozenset()] * n_chunks)[c]
             current = state.setdefault(dst, [frozenset()] * n_chunks)
-            current[c] = current[c] | incoming if reducing else incoming
+            current[c] = current[c] | incoming if step.reduce else incoming
         states.append({r: list(chunks) for r, chunks in state.items()})
     return n_chunks, states, full
 
@@ -168,15 +169,6 @@ def _panels(steps: list[Step], columns: int) -> list[list[Step | int]]:
         for i in range(0, len(items), columns):
             rows.append(items[i : i + columns])
     return rows
-
-
-def _human_bytes(n: int | None) -> str:
-    if n is None:
-        return ""
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size:
-            return f"{n / size:g} {unit}"
-    return f"{n} B"
 
 
 class StepsDrawing:
@@ -209,7 +201,7 @@ class StepsDrawing:
         formula = " = 2(n−1)" if c.algorithm == "ring" and c.op == "all_reduce" and steps == 2 * (n - 1) else ""
         title = f"{c.algorithm + ' ' if c.algorithm else ''}{c.op} over {n} ranks: {steps} steps{formula}"
         if c.bytes:
-            title += f" · {_human_bytes(c.bytes)}"
+            title += f" · {human_bytes(c.bytes)}"
         where = ", ".join(
             p for p in (f"group {c.group}" if c.group else "", f"seq {c.seq}" if c.seq is not None else "") if p
         )

@@ -53,6 +53,7 @@ def text_width(text: str, size: float, weight: str = "normal") -> float:
 
 def fit(text: str, width: float, size: float, weight: str = "normal") -> str:
     """``text`` cut with an ellipsis so that it is at most ``width`` inches wide."""
+    width += 1e-6  # a box sized to the text, minus its padding, may come back a rounding error short
     if text_width(text, size, weight) <= width:
         return text
     while len(text) > 1 and text_width(text + "…", size, weight) > width:

@@ -8,10 +8,12 @@ stop (SIGTERM, which it forwards), then SIGKILL every process group we saw.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ class AgentResult:
     stdout: str
     stderr: str
     timed_out: bool = False
+    pid: int | None = None  # the agent's own pid
     pids: list[int] = field(default_factory=list)  # the agent and every worker seen
 
     @property
@@ -102,15 +105,16 @@ def run_agents(
     """Run one torchrun agent per command concurrently; return when all have ended.
 
     Each agent is killed (with its workers) if the whole run exceeds ``timeout``
-    seconds, or if the caller is interrupted; nothing outlives this call.
-    ``env_per_agent`` adds variables to one agent's environment each.
+    seconds, or if the caller is interrupted (Ctrl-C, SIGTERM, SIGHUP); nothing
+    outlives this call. ``env_per_agent`` adds variables to one agent's environment each.
     """
     procs: list[subprocess.Popen] = []
     logs = []
     seen: list[dict[int, int | None]] = []  # pid -> start time, per agent
-    timed_out = False
+    timed_out: set[int] = set()  # agents still running at the deadline
     deadline = time.monotonic() + timeout
-    try:
+    with _signals_interrupt(), contextlib.ExitStack() as cleanup:
+        cleanup.callback(_stop_all, procs, seen)
         for index, command in enumerate(commands):
             out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
             logs.append((out, err))
@@ -126,13 +130,11 @@ def run_agents(
                 if proc.poll() is None:
                     _remember(pids, descendants(proc.pid))
             if time.monotonic() > deadline:
-                timed_out = True
+                timed_out = {i for i, p in enumerate(procs) if p.poll() is None}
                 break
             time.sleep(POLL_SECONDS)
-    finally:
-        _stop_all(procs, seen)
     results = []
-    for command, proc, (out, err), pids in zip(commands, procs, logs, seen, strict=True):
+    for index, (command, proc, (out, err), pids) in enumerate(zip(commands, procs, logs, seen, strict=True)):
         out.seek(0)
         err.seek(0)
         results.append(
@@ -141,13 +143,37 @@ def run_agents(
                 returncode=proc.returncode,
                 stdout=out.read(),
                 stderr=err.read(),
-                timed_out=timed_out and proc.returncode != 0,
+                timed_out=index in timed_out,
+                pid=proc.pid,
                 pids=sorted(pids),
             )
         )
         out.close()
         err.close()
     return results
+
+
+@contextlib.contextmanager
+def _signals_interrupt():
+    """SIGTERM and SIGHUP (a CI job cancelled, a terminal closed) unwind like Ctrl-C, so the
+    agents, which run in sessions of their own and never see those signals, are stopped too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers; its own handling applies
+        return
+
+    received: list[int] = []
+
+    def interrupt(signum, _frame):
+        if not received:  # once: a second signal must not cut the clean-up short
+            received.append(signum)
+            raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _remember(pids: dict[int, int | None], found: list[int]) -> None:
@@ -193,15 +219,9 @@ def clean_launcher_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     Drops ``PET_*`` defaults, torchrun's own worker variables (in case we run inside
     a torchrun job) and the launcher variables a LaunchSpec states explicitly.
     """
-    from .._spec import LAUNCHER_ENV_KEYS
+    from .._spec import LAUNCHER_ENV_KEYS, WORKER_ENV_KEYS
 
-    worker_keys = {
-        "RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "GROUP_WORLD_SIZE", "ROLE_RANK",
-        "ROLE_WORLD_SIZE", "ROLE_NAME", "MASTER_ADDR", "MASTER_PORT", "CUDA_VISIBLE_DEVICES",
-    }  # fmt: skip
+    # CUDA_VISIBLE_DEVICES too: the spec states it per node (the CLI takes the shell's value into it).
+    dropped = {*WORKER_ENV_KEYS, *LAUNCHER_ENV_KEYS, "CUDA_VISIBLE_DEVICES"}
     env = dict(os.environ if base is None else base)
-    return {
-        k: v
-        for k, v in env.items()
-        if not k.startswith(("PET_", "TORCHELASTIC_")) and k not in worker_keys and k not in LAUNCHER_ENV_KEYS
-    }
+    return {k: v for k, v in env.items() if not k.startswith(("PET_", "TORCHELASTIC_")) and k not in dropped}

@@ -7,18 +7,18 @@ with the plan and with the simulated scenario results.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+
+from .._spec import WORKER_ENV_KEYS
 
 __all__ = ["REPORT_SCHEMA", "child_failed_root_cause", "compare", "observed_gpu", "relevant_env"]
 
 REPORT_SCHEMA = "simdist.report/1"
 _ENV_PREFIXES = ("TORCHELASTIC_", "TORCH_NCCL_", "NCCL_", "GLOO_")
-_ENV_KEYS = {
-    "RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "GROUP_WORLD_SIZE", "ROLE_RANK",
-    "ROLE_WORLD_SIZE", "ROLE_NAME", "MASTER_ADDR", "MASTER_PORT", "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES",
-}  # fmt: skip
+_ENV_KEYS = {*WORKER_ENV_KEYS, "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES"}
 
 
-def relevant_env(env: dict[str, str]) -> dict[str, str]:
+def relevant_env(env: Mapping[str, str]) -> dict[str, str]:
     """The variables torchrun (and the GPU stack) set — never the rest of the user's environment."""
     return {k: v for k, v in sorted(env.items()) if k in _ENV_KEYS or k.startswith(_ENV_PREFIXES)}
 

@@ -10,9 +10,10 @@ results, computed while torchrun runs) do.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib.util
 import json
-import hashlib
+import math
 import socket
 import sys
 import tempfile
@@ -41,14 +42,20 @@ class RealOptions:
     backend: str = "auto"  # auto | gloo | nccl
     timeout: float = 120.0  # the whole run, seconds
     local_nodes: bool = False  # one agent per node on 127.0.0.1
-    pg_timeout: float = 60.0  # init_process_group timeout inside the workers
+    pg_timeout: float | None = None  # init_process_group timeout in the workers; None: 60 s, or timeout / 2
     predict_results: bool = True
 
     def __post_init__(self) -> None:
         if self.backend not in ("auto", "gloo", "nccl"):
             raise ConfigError(f"unknown backend {self.backend!r}: auto, gloo or nccl")
-        if self.timeout <= 0 or self.pg_timeout <= 0:
-            raise ConfigError("timeouts must be positive")
+        for name, value in (("--timeout", self.timeout), ("--pg-timeout", self.pg_timeout)):
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name} must be a positive number of seconds, got {value:g}")
+        if self.pg_timeout is None:  # torch must time out (and say why) before the run is killed
+            object.__setattr__(self, "pg_timeout", min(60.0, self.timeout / 2))
+        elif self.pg_timeout >= self.timeout:
+            raise ConfigError(f"--pg-timeout ({self.pg_timeout:g} s) must be shorter than --timeout "
+                              f"({self.timeout:g} s), or the run is killed before torch reports a hang")  # fmt: skip
 
 
 def require_torch() -> None:
@@ -91,7 +98,6 @@ def _environment(spec: LaunchSpec, options: RealOptions, out: Path, token: str) 
     env.update(spec.env)
     if options.predict_results:  # RANK 0's worker predicts the results (it has torch loaded already)
         env["SIMDIST_SPEC"] = json.dumps(spec_to_dict(spec))
-        env["SIMDIST_PREDICT_BACKEND"] = "nccl" if options.backend == "nccl" else "gloo"
     env.update(
         SIMDIST_SCENARIO=options.scenario, SIMDIST_OUT=str(out), SIMDIST_BACKEND=options.backend,
         SIMDIST_PG_TIMEOUT=str(options.pg_timeout), SIMDIST_TOKEN=token,
@@ -113,14 +119,16 @@ def run_real(spec: LaunchSpec, options: RealOptions, *, out_dir: str | None = No
     with tempfile.TemporaryDirectory(prefix="simdist-real-", dir=out_dir) as folder:
         out = Path(folder)
         env = _environment(spec, options, out, token)
-        worker_spec = _worker_spec(dataclasses.replace(spec, launcher_env={**dict(spec.launcher_env)}))
+        worker_spec = _worker_spec(spec)
         commands = [torchrun_argv(worker_spec, m, launcher=" ".join(TORCHRUN)) for m in machines]
         per_agent = [_visible_devices_env(spec, m) for m in machines]
         results = run_agents(commands, env=env, timeout=options.timeout, env_per_agent=per_agent)
-        records = _records(out)
-        prediction = _prediction(out)
-    if options.predict_results and "outcome" not in prediction and len(machines) == spec.max_nodes:
-        prediction = _predict_here(spec, options)  # RANK 0 did not get to it (it failed): predict here
+        gathered = _gathered(out)
+        records = _records(out, gathered)
+        prediction = _prediction(gathered)
+    if options.predict_results and not prediction and len(machines) == spec.max_nodes:
+        # RANK 0 did not get to it (it failed first): predict here, with the backend the workers used
+        prediction = _predict_here(spec, options, _backend_used(options, records[0]))
     return _report(spec, options, machines, results, records, prediction)
 
 
@@ -133,22 +141,32 @@ def launch_token(spec: LaunchSpec) -> str:
     return hashlib.sha256(json.dumps(shared, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _prediction(out: Path) -> dict[str, Any]:
-    gathered = out / "records.json"
-    if not gathered.exists():
+def _gathered(out: Path) -> dict | None:
+    """``records.json``: what the RANK 0 worker gathered (and predicted), if it got that far."""
+    path = out / "records.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _prediction(gathered: dict | None) -> dict[str, Any]:
+    if gathered is None:
         return {}
-    data = json.loads(gathered.read_text())
-    if "prediction" in data:
-        return data["prediction"]
-    return {"error": data["prediction_error"]} if "prediction_error" in data else {}
+    if "prediction" in gathered:
+        return gathered["prediction"]
+    return {"error": gathered["prediction_error"]} if "prediction_error" in gathered else {}
 
 
-def _predict_here(spec: LaunchSpec, options: RealOptions) -> dict[str, Any]:
+def _backend_used(options: RealOptions, records: list[dict]) -> str:
+    """The backend the workers chose (auto resolves inside them), else what was asked for."""
+    if records:
+        return records[0]["backend"]
+    return options.backend if options.backend != "auto" else "gloo"
+
+
+def _predict_here(spec: LaunchSpec, options: RealOptions, backend: str) -> dict[str, Any]:
     from ._predict import predict
 
     try:
-        return predict(spec, options.scenario, backend="nccl" if options.backend == "nccl" else "gloo",
-                       pg_timeout=options.pg_timeout)  # fmt: skip
+        return predict(spec, options.scenario, backend=backend, pg_timeout=options.pg_timeout)
     except Exception as exc:  # a prediction failure is reported, never fatal
         return {"error": f"{type(exc).__name__}: {exc}"}
 
@@ -159,15 +177,14 @@ def _visible_devices_env(spec: LaunchSpec, machine: int) -> dict[str, str]:
     return {}
 
 
-def _records(out: Path) -> tuple[list[dict], str | None]:
-    gathered = out / "records.json"
-    if gathered.exists():
-        data = json.loads(gathered.read_text())
-        local = {r["rank"]: r for r in _local_records(out)}
-        merged = {r["rank"]: r for r in data["records"]}
-        merged.update({k: v for k, v in local.items() if k not in merged})
-        return [merged[r] for r in sorted(merged)], data.get("gathered_by")
-    return _local_records(out), None
+def _records(out: Path, gathered: dict | None) -> tuple[list[dict], str | None]:
+    """Every worker record: those RANK 0 gathered, plus any only written on this machine."""
+    if gathered is None:
+        return _local_records(out), None
+    merged = {r["rank"]: r for r in gathered["records"]}
+    for record in _local_records(out):
+        merged.setdefault(record["rank"], record)
+    return [merged[r] for r in sorted(merged)], gathered.get("gathered_by")
 
 
 def _local_records(out: Path) -> list[dict]:
@@ -184,29 +201,22 @@ def _node_of_pid(results: list[AgentResult], machines: list[int]) -> dict[int, i
     return {pid: machine for result, machine in zip(results, machines, strict=True) for pid in result.pids}
 
 
-def _predicted_plan(spec: LaunchSpec, machines: list[int], results: list[AgentResult], records: list[dict]) -> dict:
-    """The plan, with c10d's group order predicted from the agents' real descriptors (FQDN, pid)."""
-    setup = resolve_rendezvous(spec)
+def _predicted_plan(spec: LaunchSpec, machines: list[int], results: list[AgentResult]) -> dict:
+    """The plan; under c10d with every agent on this machine, the group order follows from the
+    agents' real descriptors: (this host's FQDN, agent pid)."""
+    if resolve_rendezvous(spec).backend != "c10d" or len(machines) < spec.max_nodes:
+        return make_plan(spec).to_dict()
     fqdn = socket.getfqdn()
-    if setup.backend == "c10d":
-        pids = {machine: result.pids[0] for machine, result in zip(machines, results, strict=True) if result.pids}
-        order = sorted(machines, key=lambda m: (fqdn, pids.get(m, 0)))
-        hosts = spec.hosts if spec.hosts is not None else (fqdn,) * spec.max_nodes
-        plan = make_plan(dataclasses.replace(spec, hosts=tuple(fqdn if h == "127.0.0.1" else h for h in hosts)),
-                         order=order if len(order) == spec.max_nodes else None)  # fmt: skip
-    else:
-        plan = make_plan(spec)
-    data = plan.to_dict()
-    if len(machines) < spec.max_nodes and not records:  # a cluster node with nothing to compare here
-        return data
-    return data
+    pids = {machine: result.pid or 0 for machine, result in zip(machines, results, strict=True)}
+    order = sorted(machines, key=pids.__getitem__)
+    return make_plan(dataclasses.replace(spec, hosts=(fqdn,) * spec.max_nodes), order=order).to_dict()
 
 
 def _report(spec, options, machines, results, records_and_host, prediction) -> dict:
     records, gathered_by = records_and_host
-    plan = _predicted_plan(spec, machines, results, records)
+    plan = _predicted_plan(spec, machines, results)
     node_of = _node_of_pid(results, machines)
-    backend = records[0]["backend"] if records else (options.backend if options.backend != "auto" else "gloo")
+    backend = _backend_used(options, records)
     workers = []
     for record in records:
         workers.append({
@@ -274,7 +284,9 @@ def _diagnosis(report: dict, results: list[AgentResult]) -> str | None:
         return f"rank {first['rank']} raised {first['error']['type']}: {first['error']['message']}"
     hung = [d["rank"] for d in report["comparison"]["differences"] if d["field"] == "reported" and d["predicted"]]
     if any(r.timed_out for r in results):
-        return f"timed out; ranks {', '.join(map(str, hung)) or 'none'} never reported (hung or killed)"
+        if not hung:
+            return "timed out after every rank had reported (a torchrun agent did not exit)"
+        return f"timed out; rank{'s' * (len(hung) > 1)} {', '.join(map(str, hung))} never reported (hung or killed)"
     return "; ".join(f"rank {d['rank']}: {d['field']} predicted {d['predicted']!r}, observed {d['observed']!r}"
                      for d in report["comparison"]["differences"][:3])  # fmt: skip
 

@@ -21,6 +21,8 @@ import time
 import traceback
 from datetime import timedelta
 
+from simdist._files import write_atomic
+
 RECORD_KEYS_PREFIX = "simdist/records"
 
 
@@ -41,13 +43,6 @@ def _device(torch, backend: str) -> dict:
     return {"type": "cpu", "index": None, "name": None, "cuda_visible_devices": visible}
 
 
-def _write(path: str, data: dict) -> None:
-    temp = f"{path}.{os.getpid()}.tmp"
-    with open(temp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
-    os.replace(temp, path)
-
-
 def main() -> int:
     try:
         import torch
@@ -56,7 +51,8 @@ def main() -> int:
         print(f"simdist worker: torch is not importable: {exc}", file=sys.stderr)
         return 3
 
-    from simdist._scenario import explain_error, load_scenario, plain_result
+    from simdist._scenario import error_line, load_scenario, plain_result
+    from simdist.real._report import relevant_env
 
     out = os.environ["SIMDIST_OUT"]
     rank = int(os.environ["RANK"])
@@ -70,7 +66,7 @@ def main() -> int:
         "rank": rank,
         "local_rank": local_rank,
         "group_rank": int(os.environ["GROUP_RANK"]),
-        "env": {k: v for k, v in os.environ.items() if not k.startswith(("SIMDIST_", "PET_"))},
+        "env": relevant_env(os.environ),  # never the rest of the user's environment: the store is unauthenticated
         "hostname": socket.gethostname(),
         "pid": os.getpid(),
         "backend": backend,
@@ -86,18 +82,17 @@ def main() -> int:
         record["result"] = plain_result(scenario.func(dist))
     except BaseException as exc:  # the scenario's failure is data for the report
         record.setdefault("device", _device(torch, backend))
-        message = explain_error(" ".join(str(exc).split()))
-        record["error"] = {"type": type(exc).__name__, "message": message,
+        record["error"] = {"type": type(exc).__name__, "message": error_line(exc),
                            "traceback": traceback.format_exc().splitlines()[-6:]}  # fmt: skip
         code = 1
-    _write(os.path.join(out, f"rank{rank}.json"), record)
-    _publish(record, rank)
+    write_atomic(os.path.join(out, f"rank{rank}.json"), json.dumps(record))
+    _publish(record, rank, backend)
     if code:
         print(f"[rank{rank}]: {record['error']['type']}: {record['error']['message']}", file=sys.stderr, flush=True)
     return code
 
 
-def _publish(record: dict, rank: int) -> None:
+def _publish(record: dict, rank: int, backend: str) -> None:
     """Share the record through torchrun's store; RANK 0 collects them into records.json."""
     import torch.distributed as dist
 
@@ -119,13 +114,13 @@ def _publish(record: dict, rank: int) -> None:
             if len(records) < world:
                 time.sleep(0.05)
         gathered = {"gathered_by": socket.gethostname(), "records": [records[r] for r in sorted(records)]}
-        gathered.update(_predict())
-        _write(os.path.join(os.environ["SIMDIST_OUT"], "records.json"), gathered)
+        gathered.update(_predict(backend))
+        write_atomic(os.path.join(os.environ["SIMDIST_OUT"], "records.json"), json.dumps(gathered))
     except Exception as exc:  # the local record still exists; say why gathering failed
         print(f"simdist worker: could not share the record through the store: {exc}", file=sys.stderr, flush=True)
 
 
-def _predict() -> dict:
+def _predict(backend: str) -> dict:
     """The simulator's prediction, computed here by RANK 0.
 
     This process has torch loaded already, so predicting here costs a fraction of a
@@ -141,7 +136,7 @@ def _predict() -> dict:
 
         spec = LaunchSpec(**json.loads(spec_json))
         return {"prediction": predict(spec, os.environ["SIMDIST_SCENARIO"],
-                                      backend=os.environ.get("SIMDIST_PREDICT_BACKEND", "gloo"),
+                                      backend=backend,
                                       pg_timeout=float(os.environ.get("SIMDIST_PG_TIMEOUT", "60")))}  # fmt: skip
     except Exception as exc:  # a failed prediction is reported, never fatal to the real run
         return {"prediction_error": f"{type(exc).__name__}: {exc}"}
