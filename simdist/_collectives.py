@@ -72,6 +72,8 @@ class CollectiveEngine:
         self.problem: SimProblem | None = None
         self._broken: set[tuple] = set()  # (group, seq) of collectives whose calls disagree
         self.detail = sim.spec.env.get("TORCH_DISTRIBUTED_DEBUG") == "DETAIL"
+        # rank -> other errors real torch may raise instead of the predicted one (timing races)
+        self.alternatives: dict[int, list[str]] = {}
 
     # -- rank lifecycle --------------------------------------------------------------------
 
@@ -229,8 +231,7 @@ class CollectiveEngine:
         self.problem = SimProblem("deadlock", self.kernel.now, f"no rank can make progress — {lines}", pending,
                                   self._real_text("hang", first))  # fmt: skip
         self.sim.record("deadlock", None, None, message=self.problem.message, pending=_str_keys(pending))
-        for _, op in sorted(self.blocked_on.items()):
-            self._fail_later(op, self.timeout, *self._timeout_error(op))
+        self._time_out_together([op for _, op in sorted(self.blocked_on.items())])
 
     # -- mismatches ------------------------------------------------------------------------------
 
@@ -269,8 +270,21 @@ class CollectiveEngine:
                             "remote worker before reporting an error."
                         ))  # fmt: skip
                 return
-        for op in ops:  # otherwise nobody matches: every rank waits until its timeout
+        self._time_out_together(ops)  # otherwise nobody matches: every rank waits until its timeout
+
+    def _time_out_together(self, ops: list[Op]) -> None:
+        """Every op in ``ops`` fails when its timeout fires, all at the same virtual time.
+
+        Real timers do not tie: under gloo the first rank to time out exits, and a peer
+        whose own timer has not fired yet sees its connection close instead. Both
+        texts are possible for every rank (at least one rank sees the timeout), so the
+        other one is recorded as an accepted alternative.
+        """
+        for op in ops:
             self._fail_later(op, self.timeout, *self._timeout_error(op))
+            if self.backend == "gloo" and len(ops) > 1:
+                first_peer = min(o.rank for o in ops if o.rank != op.rank)
+                self.alternatives[op.rank] = [f"RuntimeError: {self._gloo_closed(first_peer)}"]
 
     # -- failures ----------------------------------------------------------------------------------
 
@@ -318,7 +332,8 @@ class CollectiveEngine:
                     "'Connection reset by peer'")  # fmt: skip
         verb = _gloo_verb(op)
         text = (f"gloo: every waiting rank fails after the {ms} ms timeout with 'Timed out waiting {ms}ms for {verb} "
-                "operation to complete'")  # fmt: skip
+                "operation to complete', or with 'Connection closed by peer' where a peer's timer fired first "
+                "and its process exited")  # fmt: skip
         if kind == "mismatch":
             text += "; TORCH_DISTRIBUTED_DEBUG=DETAIL would report the mismatch at the call instead"
         return text

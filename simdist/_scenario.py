@@ -232,7 +232,9 @@ def scenario_program(runner: ScenarioRunner):
                     error.exit_code = -6
                     raise error from None
                 except Exception as exc:
-                    raise WorkerError(type(exc).__name__, error_line(exc)) from None
+                    error = WorkerError(type(exc).__name__, error_line(exc))
+                    error.alternatives = engine.alternatives.get(worker.rank, [])
+                    raise error from None
                 if glet.dead:
                     result = request  # the scenario's return value
                     break

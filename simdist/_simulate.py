@@ -241,8 +241,9 @@ class Simulation:
             code = error.exit_code
             worker.exit_code, worker.ended_at = code, kernel.now
             worker.error = f"{error.kind}: {error.message}"
+            extra = {"alternatives": list(error.alternatives)} if error.alternatives else {}
             self.record("worker_exit", agent.machine.index, worker.rank, code=code, error=error.kind,
-                        message=error.message)  # fmt: skip
+                        message=error.message, **extra)  # fmt: skip
             if world is not None:
                 world.leave(worker.rank, worker)
         finally:

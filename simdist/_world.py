@@ -21,6 +21,7 @@ class WorkerError(SimulatedTorchError):
     """A worker raised (its scenario, or torch under it); ``exit_code`` when not 1 (-6: SIGABRT)."""
 
     exit_code = 1
+    alternatives: list[str] = []  # "Kind: message" texts real torch may show instead (timing races)
 
 
 class World:

@@ -20,14 +20,18 @@ def predict(spec: LaunchSpec, scenario: str, *, backend: str = "gloo", pg_timeou
     trace = simulate(spec, start_times=(0.0,) * spec.max_nodes, options=SimOptions(), scenario=scenario,
                      scenario_options=ScenarioOptions(backend=backend, timeout=pg_timeout, trace_steps=False))  # fmt: skip
     errors = {}
+    alternatives = {}
     for event in trace.events:
         if event.kind == "worker_exit" and event.detail.get("error"):
             errors[str(event.rank)] = f"{event.detail['error']}: {event.detail.get('message', '')}"
+            if event.detail.get("alternatives"):
+                alternatives[str(event.rank)] = list(event.detail["alternatives"])
     return {
         "outcome": trace.outcome,
         "diagnosis": trace.diagnosis,
         "results": {str(r["rank"]): r["result"] for r in trace.results if str(r["rank"]) not in errors},
         "errors": errors,
+        "alternatives": alternatives,  # other errors torch may raise there, depending on which timer fires first
     }
 
 

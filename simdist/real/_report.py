@@ -47,6 +47,7 @@ def compare(plan: dict, prediction: dict | None, records: list[dict], *, backend
 
     results = (prediction or {}).get("results") or {}
     errors = (prediction or {}).get("errors") or {}
+    alternatives = (prediction or {}).get("alternatives") or {}
     differences: list[dict] = []
     observed = {r["rank"]: r for r in records}
     for worker in plan["workers"]:
@@ -67,7 +68,8 @@ def compare(plan: dict, prediction: dict | None, records: list[dict], *, backend
         observed_error = f"{record['error']['type']}: {record['error']['message']}" if record.get("error") else None
         predicted_error = errors.get(str(rank))
         if predicted_error or observed_error:
-            if not (predicted_error and observed_error and error_key(predicted_error) == error_key(observed_error)):
+            accepted = [predicted_error, *alternatives.get(str(rank), [])] if predicted_error else []
+            if not (observed_error and any(error_key(e) == error_key(observed_error) for e in accepted)):
                 differences.append({"rank": rank, "field": "error", "predicted": predicted_error,
                                     "observed": observed_error})  # fmt: skip
         elif prediction is not None and str(rank) in results and record.get("result") != results[str(rank)]:
