@@ -40,9 +40,9 @@ def memory_bound_limit(tensors: list[torch.Tensor]) -> float:
 def simulated(elements: int, steps: bool) -> float:
     """Seconds the engine spent executing the all_reduce in a full simulated launch."""
     from simdist import LaunchSpec
-    from simdist._collectives import CollectiveEngine
-    from simdist._scenario import ScenarioOptions
-    from simdist._simulate import SimOptions, simulate
+    from simdist.collectives._engine import CollectiveEngine
+    from simdist.program._scenario import ScenarioOptions
+    from simdist.sim._simulation import SimOptions, simulate
 
     spent = []
     original = CollectiveEngine._execute
@@ -72,8 +72,8 @@ def simulated(elements: int, steps: bool) -> float:
 BIG = """
 import json, resource, time
 from simdist import LaunchSpec
-from simdist._scenario import ScenarioOptions
-from simdist._simulate import SimOptions, simulate
+from simdist.program._scenario import ScenarioOptions
+from simdist.sim._simulation import SimOptions, simulate
 def scenario(dist):
     import torch
     t = torch.tensor([1.0])

@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib
 
 from ._errors import ConfigError, RealModeError, RealModeUnavailable, RealRunFailed, SimdistError, SimulationError
-from ._plan import NodePlan, Plan, PlanWarning, WorkerPlan, make_plan
-from ._spec import LaunchSpec, RendezvousSetup, resolve_rendezvous
+from .launch._plan import NodePlan, Plan, PlanWarning, WorkerPlan, make_plan
+from .launch._spec import LaunchSpec, RendezvousSetup, resolve_rendezvous
 
 __all__ = [
     "ConfigError",
@@ -41,14 +41,14 @@ _LAZY_SUBMODULES = ("plot", "real", "testing")
 # Loaded on first use: the command-line parser (argparse), and the simulator, which
 # `simdist explain` never needs.
 _LAZY_NAMES = {
-    "parse_torchrun_args": "_torchrun_args",
-    "spec_from_command": "_torchrun_args",
-    "simulate": "_simulate",
-    "SimOptions": "_simulate",
-    "Failure": "_simulate",
-    "ScenarioOptions": "_scenario",
-    "Trace": "_trace",
-    "TraceEvent": "_trace",
+    "parse_torchrun_args": "launch._torchrun_args",
+    "spec_from_command": "launch._torchrun_args",
+    "simulate": "sim._simulation",
+    "SimOptions": "sim._simulation",
+    "Failure": "sim._simulation",
+    "ScenarioOptions": "program._scenario",
+    "Trace": "documents._trace",
+    "TraceEvent": "documents._trace",
 }
 
 

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 
 from simdist import LaunchSpec  # noqa: E402
-from simdist._scenario import ScenarioOptions  # noqa: E402
-from simdist._simulate import SimOptions, simulate  # noqa: E402
+from simdist.program._scenario import ScenarioOptions  # noqa: E402
+from simdist.sim._simulation import SimOptions, simulate  # noqa: E402
 from simdist.testing.models import reference_collective  # noqa: E402
 
 FAST = SimOptions(agent_startup=0.1, worker_startup=0.1)
@@ -150,7 +150,7 @@ def test_ring_all_reduce_takes_2_n_minus_1_steps(n):
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # torch renames some of these calls
 @pytest.mark.parametrize("n", [2, 3, 8])
 def test_every_collective_records_as_many_steps_as_it_traces_and_nccl_tests_bus_factor(n):
-    from simdist._algorithms import bus_factor
+    from simdist.collectives._algorithms import bus_factor
 
     def scenario(dist):
         x = torch.ones(n * 4)

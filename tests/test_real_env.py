@@ -5,7 +5,7 @@ import json
 import pytest
 
 from simdist import LaunchSpec, make_plan
-from simdist._commands import torchrun_argv
+from simdist.launch._commands import torchrun_argv
 from simdist.real import clean_launcher_env, free_port, run_agents
 
 from .conftest import TORCHRUN

@@ -89,7 +89,7 @@ def test_torch_missing_exits_3(capsys, monkeypatch, tmp_path):
 
 
 def test_report_is_never_half_written(tmp_path):
-    from simdist._files import write_atomic
+    from simdist.documents._io import write_atomic
 
     target = tmp_path / "r.json"
     write_atomic(target, "{}")

@@ -7,8 +7,8 @@ import socket
 import pytest
 
 from simdist import LaunchSpec
-from simdist._commands import torchrun_argv
-from simdist._simulate import SimOptions, simulate
+from simdist.launch._commands import torchrun_argv
+from simdist.sim._simulation import SimOptions, simulate
 from simdist.real import clean_launcher_env, free_port, run_agents
 
 from .conftest import TORCHRUN

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from simdist import LaunchSpec
-from simdist._scenario import ScenarioOptions
-from simdist._simulate import SimOptions, simulate
+from simdist.program._scenario import ScenarioOptions
+from simdist.sim._simulation import SimOptions, simulate
 from simdist.real._run import RealOptions, run_real
 
 pytestmark = pytest.mark.real

@@ -5,7 +5,7 @@ Each expectation below was observed with two or three real torchrun agents on
 """
 
 from simdist import LaunchSpec
-from simdist._simulate import SimOptions, simulate
+from simdist.sim._simulation import SimOptions, simulate
 
 FAST = SimOptions(agent_startup=0.5, worker_startup=0.5, work=2.0)
 

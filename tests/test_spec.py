@@ -3,7 +3,7 @@
 import pytest
 
 from simdist import ConfigError, LaunchSpec, make_plan, resolve_rendezvous
-from simdist._spec import parse_endpoint, parse_nnodes
+from simdist.launch._spec import parse_endpoint, parse_nnodes
 
 
 @pytest.mark.parametrize(("text", "bounds"), [("1", (1, 1)), ("4", (4, 4)), ("1:4", (1, 4)), (" 2:2 ", (2, 2))])

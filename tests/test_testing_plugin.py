@@ -21,7 +21,7 @@ def test_strategies_module_exports():
 
 
 def test_the_torch_free_list_of_builtin_scenario_names_matches_the_scenarios_module():
-    from simdist import scenarios
-    from simdist._scenario import BUILTIN_NAMES
+    from simdist.program import scenarios
+    from simdist.program._scenario import BUILTIN_NAMES
 
     assert tuple(scenarios.BUILTIN) == BUILTIN_NAMES

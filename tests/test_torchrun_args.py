@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simdist import ConfigError, make_plan
-from simdist._commands import torchrun_argv
-from simdist._torchrun_args import parse_torchrun_args, spec_from_command
+from simdist.launch._commands import torchrun_argv
+from simdist.launch._torchrun_args import parse_torchrun_args, spec_from_command
 from simdist.testing.strategies import launch_specs
 
 torch_run = pytest.importorskip("torch.distributed.run")

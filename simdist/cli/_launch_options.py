@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from .._errors import ConfigError
-from .._spec import LaunchSpec
+from ..launch._spec import LaunchSpec
 
 PANEL = "Launch options (as torchrun's)"
 MACHINE_PANEL = "The machines"
@@ -160,7 +160,7 @@ def build_spec(command: list[str] | None, local_machine: bool = False, **options
         if given:
             names = ", ".join("--" + k.replace("_", "-") for k in given)
             raise ConfigError(f"give launch options as simdist options or as a pasted torchrun command, not both ({names})")
-        from .._torchrun_args import spec_from_command  # argparse only for pasted commands
+        from ..launch._torchrun_args import spec_from_command  # argparse only for pasted commands
 
         return spec_from_command(command, gpus_per_node=gpus_per_node, hosts=hosts.split(",") if hosts else None)
     nproc = options["nproc"] or "1"

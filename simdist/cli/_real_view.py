@@ -6,9 +6,9 @@ import json
 import sys
 from pathlib import Path
 
-from .._checks import is_loopback
+from ..launch._checks import is_loopback
 from .._errors import RealRunFailed
-from .._spec import LaunchSpec, resolve_rendezvous
+from ..launch._spec import LaunchSpec, resolve_rendezvous
 
 
 def _cell(value) -> str:
@@ -78,7 +78,7 @@ def run(spec: LaunchSpec, *, scenario: str, backend: str, timeout: float, local_
     """Run for real and report; the exit status says whether reality matched."""
     from rich.console import Console
 
-    from .._files import check_writable, write_atomic
+    from ..documents._io import check_writable, write_atomic
     from ..real._run import RealOptions, run_real
 
     check_writable(report_path)  # before the run, not after it

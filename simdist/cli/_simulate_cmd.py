@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from .._algorithms import ALL_REDUCE_ALGORITHMS
+from ..collectives._algorithms import ALL_REDUCE_ALGORITHMS
 from .._errors import ConfigError
-from .._spec import LaunchSpec
+from ..launch._spec import LaunchSpec
 from . import app
 from ._launch_options import COMMAND_PARAMETER, launch_options
 from ._shared_options import (
@@ -67,7 +67,7 @@ def _backend(choice: str, spec: LaunchSpec) -> str:
         return choice
     if spec.gpus_per_node is None:
         return "gloo"
-    from .._plan import make_plan
+    from ..launch._plan import make_plan
 
     plan = make_plan(spec)
     return "nccl" if all(g is not None for n in plan.nodes for g in n.gpus) else "gloo"
@@ -131,8 +131,8 @@ def simulate(
 
     [bold]simdist simulate --nnodes 2 --nproc 2 --seed 7[/bold]  ·  [bold]simdist simulate --nnodes 2 --start-times 0,1000[/bold]
     """
-    from .._simulate import SimOptions, parse_failure, simulate as run_simulation
-    from .._timeline import render_timeline
+    from ..sim._simulation import SimOptions, parse_failure, simulate as run_simulation
+    from ..sim._timeline import render_timeline
 
     refuse_real_options_without_real(real, local_nodes, timeout, report)
     if real:
@@ -159,8 +159,8 @@ def simulate(
     options = SimOptions(work=work)
     scenario_options = None
     if scenario is not None:
-        from .._algorithms import CostModel
-        from .._scenario import ScenarioOptions
+        from ..collectives._algorithms import CostModel
+        from ..program._scenario import ScenarioOptions
 
         scenario_options = ScenarioOptions(
             backend=_backend(backend.value, spec), algorithm=algorithm.value, timeout=pg_timeout, trace_steps=steps,
@@ -178,7 +178,7 @@ def simulate(
         scenario_options=scenario_options,
     )
     if trace is not None:
-        from .._files import write_atomic
+        from ..documents._io import write_atomic
 
         write_atomic(trace, result.to_json())
     if format is SimulateFormat.json:

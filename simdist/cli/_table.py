@@ -6,8 +6,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from .._explain import RUNTIME, common_env, describe_gpu, elide, headline, rank_rule, ranks_text
-from .._plan import NodePlan, Plan
+from ..launch._explain import RUNTIME, common_env, describe_gpu, elide, headline, rank_rule, ranks_text
+from ..launch._plan import NodePlan, Plan
 
 PER_WORKER_COLUMNS = ("RANK", "LOCAL_RANK")
 MAX_LOCAL_RANKS = 8
@@ -102,7 +102,7 @@ def render_table(plan: Plan, console: Console, highlight: int | None = None) -> 
         if is_tail and hidden:
             parts.append(Text(f"  … {hidden} more machines, each with its own command …", style="dim"))
         for node in nodes:
-            from .._commands import torchrun_command
+            from ..launch._commands import torchrun_command
 
             mark = "▶" if node.node_rank == highlight else " "
             line = Text(f"{mark} node {node.node_rank}$ ", style="green")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .._explain import job_summary
+from ..launch._explain import job_summary
 
 T = TypeVar("T")
 

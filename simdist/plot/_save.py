@@ -15,8 +15,8 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from .._errors import ConfigError
-from .. import _files
-from .._files import write_atomic
+from ..documents import _io as _files
+from ..documents._io import write_atomic
 from ._style import DPI
 
 FORMATS = {".png": "png", ".svg": "svg"}

@@ -17,7 +17,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 from matplotlib.path import Path
 
 from .._errors import ConfigError
-from .._timeline import human_bytes
+from ..sim._timeline import human_bytes
 from . import _style as st
 from ._canvas import inch_axes
 

@@ -219,7 +219,7 @@ def clean_launcher_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     Drops ``PET_*`` defaults, torchrun's own worker variables (in case we run inside
     a torchrun job) and the launcher variables a LaunchSpec states explicitly.
     """
-    from .._spec import LAUNCHER_ENV_KEYS, WORKER_ENV_KEYS
+    from ..launch._spec import LAUNCHER_ENV_KEYS, WORKER_ENV_KEYS
 
     # CUDA_VISIBLE_DEVICES too: the spec states it per node (the CLI takes the shell's value into it).
     dropped = {*WORKER_ENV_KEYS, *LAUNCHER_ENV_KEYS, "CUDA_VISIBLE_DEVICES"}

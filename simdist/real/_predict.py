@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .._spec import LaunchSpec
+from ..launch._spec import LaunchSpec
 
 __all__ = ["error_key", "predict"]
 
@@ -14,8 +14,8 @@ _LOCATION = re.compile(r"^\s*\[[^\]]*\]\s*")  # "[…/gloo/transport/tcp/pair.cc
 
 def predict(spec: LaunchSpec, scenario: str, *, backend: str = "gloo", pg_timeout: float | None = None) -> dict[str, Any]:
     """Simulate the launch with the scenario; results and failures by rank (string keys, as JSON)."""
-    from .._scenario import ScenarioOptions
-    from .._simulate import SimOptions, simulate
+    from ..program._scenario import ScenarioOptions
+    from ..sim._simulation import SimOptions, simulate
 
     trace = simulate(spec, start_times=(0.0,) * spec.max_nodes, options=SimOptions(), scenario=scenario,
                      scenario_options=ScenarioOptions(backend=backend, timeout=pg_timeout, trace_steps=False))  # fmt: skip

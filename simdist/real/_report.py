@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from .._spec import WORKER_ENV_KEYS
+from ..launch._spec import WORKER_ENV_KEYS
 
 __all__ = ["REPORT_SCHEMA", "child_failed_root_cause", "compare", "observed_gpu", "relevant_env"]
 

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._commands import torchrun_argv
+from ..launch._commands import torchrun_argv
 from .._errors import ConfigError, RealModeUnavailable
-from .._plan import make_plan
-from .._spec import LaunchSpec, resolve_rendezvous
+from ..launch._plan import make_plan
+from ..launch._spec import LaunchSpec, resolve_rendezvous
 from ._agents import AgentResult, clean_launcher_env, free_port, run_agents
 from ._report import REPORT_SCHEMA, child_failed_root_cause, compare, relevant_env
 
@@ -92,7 +92,7 @@ def _machines(spec: LaunchSpec, local_nodes: bool) -> list[int]:
 
 
 def _environment(spec: LaunchSpec, options: RealOptions, out: Path, token: str) -> dict[str, str]:
-    from .._plan import spec_to_dict
+    from ..launch._plan import spec_to_dict
 
     env = clean_launcher_env()
     env.update(spec.env)
@@ -109,7 +109,7 @@ def _environment(spec: LaunchSpec, options: RealOptions, out: Path, token: str) 
 def run_real(spec: LaunchSpec, options: RealOptions, *, out_dir: str | None = None) -> dict:
     """Run the scenario through real torchrun; return the ``simdist.report/1`` document."""
     require_torch()
-    from .._scenario import check_scenario_ref
+    from ..program._scenario import check_scenario_ref
 
     check_scenario_ref(options.scenario)  # early, and without importing torch here
     if options.local_nodes:
@@ -135,7 +135,7 @@ def run_real(spec: LaunchSpec, options: RealOptions, *, out_dir: str | None = No
 def launch_token(spec: LaunchSpec) -> str:
     """The same on every machine of one launch (their commands differ only in --node-rank):
     RANK 0 finds every node's records under it in the store."""
-    from .._plan import spec_to_dict
+    from ..launch._plan import spec_to_dict
 
     shared = {k: v for k, v in spec_to_dict(spec).items() if k != "node_rank"}
     return hashlib.sha256(json.dumps(shared, sort_keys=True).encode()).hexdigest()[:12]

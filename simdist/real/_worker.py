@@ -21,7 +21,7 @@ import time
 import traceback
 from datetime import timedelta
 
-from simdist._files import write_atomic
+from simdist.documents._io import write_atomic
 
 RECORD_KEYS_PREFIX = "simdist/records"
 
@@ -51,7 +51,7 @@ def main() -> int:
         print(f"simdist worker: torch is not importable: {exc}", file=sys.stderr)
         return 3
 
-    from simdist._scenario import error_line, load_scenario, plain_result
+    from simdist.program._scenario import error_line, load_scenario, plain_result
     from simdist.real._report import relevant_env
 
     out = os.environ["SIMDIST_OUT"]
@@ -131,7 +131,7 @@ def _predict(backend: str) -> dict:
     if not spec_json:
         return {}
     try:
-        from simdist._spec import LaunchSpec
+        from simdist.launch._spec import LaunchSpec
         from simdist.real._predict import predict
 
         spec = LaunchSpec(**json.loads(spec_json))

@@ -14,8 +14,8 @@ from hypothesis import note
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from simdist._simulate import SimOptions, Simulation
-from simdist._spec import LaunchSpec
+from simdist.sim._simulation import SimOptions, Simulation
+from simdist.launch._spec import LaunchSpec
 from simdist.testing import models
 
 __all__ = ["LaunchMachine"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from simdist._spec import LaunchSpec
+from simdist.launch._spec import LaunchSpec
 
 __all__ = ["arrival_schedules", "failure_plans", "host_addresses", "launch_specs", "nproc_lists"]
 
@@ -127,7 +127,7 @@ def failure_plans(draw, spec: LaunchSpec, *, horizon: float = 30.0, max_failures
 
     Shrinks towards no failure at all.
     """
-    from simdist._simulate import Failure
+    from simdist.sim._simulation import Failure
 
     count = draw(st.integers(0, max_failures))
     failures = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ._collective_ops import red_type
+from ._ops import red_type
 
 __all__ = ["Combine", "flat_view", "reduce_in_order", "run_schedule", "splits"]
 

@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ._algorithms import ALGORITHMS, CostModel, bus_factor, choose_algorithm, schedule, step_count
-from ._collective_ops import OP_TYPES, Op, SimProblem, differences, fingerprint, same_call
-from ._kernel import Event, Kernel
+from ._ops import OP_TYPES, Op, SimProblem, differences, fingerprint, same_call
+from ..sim._kernel import Event, Kernel
 from ._reductions import Combine, flat_view, reduce_in_order, run_schedule, splits
-from ._world import WorkerError
+from ..sim._world import WorkerError
 
 if TYPE_CHECKING:
-    from ._simulate import Simulation
+    from ..sim._simulation import Simulation
 
 __all__ = ["CollectiveEngine"]
 

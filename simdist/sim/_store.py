@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._errors import SimulatedTorchError
+from .._errors import SimulatedTorchError
 from ._kernel import Event, Kernel
 
 __all__ = ["SimStore", "StoreError"]

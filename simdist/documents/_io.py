@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ._errors import ConfigError
+from .._errors import ConfigError
 
 __all__ = ["check_writable", "write_atomic"]
 

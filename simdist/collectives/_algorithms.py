@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ._errors import ConfigError
+from .._errors import ConfigError
 
 __all__ = [
     "ALGORITHMS",

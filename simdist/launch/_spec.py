@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ._errors import ConfigError
+from .._errors import ConfigError
 
 __all__ = [
     "LaunchSpec",

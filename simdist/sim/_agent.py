@@ -19,7 +19,7 @@ from ._rendezvous import RendezvousFailure, RoundResult
 from ._store import StoreError
 
 if TYPE_CHECKING:
-    from ._simulate import Simulation
+    from ._simulation import Simulation
 
 __all__ = ["Agent", "Machine", "WorkerRun"]
 
@@ -218,7 +218,7 @@ class Agent:
         return tuple(json.loads(assigned))
 
     def _child_failed_error(self, failed: list[WorkerRun]) -> str:
-        from ._messages import FailureRecord, child_failed_error
+        from ..launch._messages import FailureRecord, child_failed_error
 
         def record(worker: WorkerRun, code: int) -> FailureRecord:
             pid = self.machine.pid + 1 + worker.local_rank + 8 * worker.attempt  # simulated worker pids

@@ -13,7 +13,7 @@ import os
 import shlex
 from collections.abc import Mapping, Sequence
 
-from ._errors import ConfigError
+from .._errors import ConfigError
 from ._spec import LAUNCHER_ENV_KEYS, LaunchSpec
 
 __all__ = ["parse_torchrun_args", "spec_from_command"]

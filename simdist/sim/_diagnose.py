@@ -9,11 +9,11 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from ._plan import make_plan, spec_to_dict
-from ._trace import Trace
+from ..launch._plan import make_plan, spec_to_dict
+from ..documents._trace import Trace
 
 if TYPE_CHECKING:
-    from ._simulate import Simulation
+    from ._simulation import Simulation
 
 __all__ = ["finish"]
 

@@ -21,7 +21,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._errors import SimulatedTorchError
+from .._errors import SimulatedTorchError
 from ._store import SimStore, StoreError
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def _owner(sim, addr: str, client: int) -> str | None:
     Machines with the same address are one physical host; a loopback address
     reaches the client's own host; an address no machine has reaches nobody.
     """
-    from ._checks import is_loopback
+    from ..launch._checks import is_loopback
 
     if is_loopback(addr):
         return sim.machines[client].host

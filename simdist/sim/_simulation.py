@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._agent import SIGKILL, Agent, Machine, WorkerRun
-from ._checks import is_loopback
-from ._errors import ConfigError, SimulationError
+from ..launch._checks import is_loopback
+from .._errors import ConfigError, SimulationError
 from ._kernel import Interrupt, Kernel
-from ._plan import node_plan, worker_env
+from ..launch._plan import node_plan, worker_env
 from ._rendezvous import C10dRendezvous, RoundResult, StaticRendezvous
-from ._spec import LaunchSpec, resolve_rendezvous
-from ._trace import Trace, TraceRecorder
+from ..launch._spec import LaunchSpec, resolve_rendezvous
+from ..documents._trace import Trace, TraceRecorder
 from ._world import WorkerError, World
 
 __all__ = ["Failure", "SimOptions", "Simulation", "parse_failure", "simulate"]
@@ -381,7 +381,7 @@ def simulate(
     ``seed``, ``start_times``, ``failures`` and ``node_ranks`` override the same fields of
     ``options`` when given. ``scenario`` (a built-in name, ``FILE.py:FUNC`` or a function taking ``dist``) runs
     on every worker after ``init_process_group``; ``scenario_options`` is a
-    :class:`~simdist._scenario.ScenarioOptions` (backend, algorithm, timeouts, costs).
+    :class:`~simdist.program._scenario.ScenarioOptions` (backend, algorithm, timeouts, costs).
     """
     base = options or SimOptions()
     options = dataclasses.replace(
@@ -393,7 +393,7 @@ def simulate(
     )
     if scenario is None:
         return Simulation(spec, options, program).run()
-    from ._scenario import Scenario, ScenarioOptions, ScenarioRunner, load_scenario, scenario_program
+    from ..program._scenario import Scenario, ScenarioOptions, ScenarioRunner, load_scenario, scenario_program
 
     chosen = load_scenario(scenario) if isinstance(scenario, str) else Scenario(
         getattr(scenario, "__name__", "scenario"), getattr(scenario, "__name__", "scenario"), scenario

@@ -18,17 +18,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._algorithms import ALL_REDUCE_ALGORITHMS, CostModel
-from ._errors import ConfigError
+from ..collectives._algorithms import ALL_REDUCE_ALGORITHMS, CostModel
+from .._errors import ConfigError
 
 if TYPE_CHECKING:
-    from ._agent import Agent, WorkerRun
-    from ._simulate import Simulation
-    from ._world import World
+    from ..sim._agent import Agent, WorkerRun
+    from ..sim._simulation import Simulation
+    from ..sim._world import World
 
 __all__ = ["BUILTIN_NAMES", "Scenario", "ScenarioOptions", "load_scenario", "scenario_program"]
 
-# The names in simdist.scenarios, listed here so that checking a name needs no torch
+# The names in simdist.program.scenarios, listed here so that checking a name needs no torch
 # (a test keeps the two in step).
 BUILTIN_NAMES = (
     "env", "allreduce", "broadcast", "allgather", "reduce_scatter", "all_to_all", "gather", "scatter", "reduce",
@@ -147,7 +147,7 @@ class ScenarioRunner:
     def __init__(self, sim: Simulation, scenario: Scenario, options: ScenarioOptions) -> None:
         import torch.distributed as dist
 
-        from . import _torch_world
+        from ..collectives import _torch_world
 
         self.sim = sim
         self.scenario = scenario
@@ -181,13 +181,13 @@ class ScenarioRunner:
     def _create_pg(self, store, rank, size, timeout):
         import greenlet
 
-        from ._sim_backend import SimProcessGroup
+        from ..collectives._process_group import SimProcessGroup
 
         return SimProcessGroup(self.runtimes[greenlet.getcurrent()], rank, size)
 
     def engine_for(self, world: World):
         if world.engine is None:
-            from ._collectives import CollectiveEngine
+            from ..collectives._engine import CollectiveEngine
 
             o = self.options
             world.engine = CollectiveEngine(self.sim, world, o.backend, o.algorithm, o.cost, o.pg_timeout,
@@ -201,9 +201,9 @@ def scenario_program(runner: ScenarioRunner):
     def program(sim: Simulation, agent: Agent, worker: WorkerRun, world: World):
         import greenlet
 
-        from . import _torch_world
-        from ._sim_backend import ProcessAborted, RankRuntime
-        from ._world import WorkerError
+        from ..collectives import _torch_world
+        from ..collectives._process_group import ProcessAborted, RankRuntime
+        from ..sim._world import WorkerError
 
         engine = runner.engine_for(world)
         runtime = RankRuntime(engine, worker.rank, runner.options.backend)

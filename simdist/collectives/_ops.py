@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from ._kernel import Event
+from ..sim._kernel import Event
 
 __all__ = ["OP_TYPES", "Op", "SimProblem", "differences", "fingerprint", "red_type", "same_call"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ._trace import Trace, TraceEvent
+from ..documents._trace import Trace, TraceEvent
 
 __all__ = ["human_bytes", "render_timeline"]
 

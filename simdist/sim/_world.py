@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._errors import SimulatedTorchError
+from .._errors import SimulatedTorchError
 from ._kernel import Event, Kernel
 
 __all__ = ["World", "WorkerError"]

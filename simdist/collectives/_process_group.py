@@ -16,11 +16,11 @@ import torch
 import torch.distributed as dist
 import torch.distributed.distributed_c10d as c10d
 
-from ._collective_ops import Op, red_type
+from ._ops import Op, red_type
 from ._torch_world import IdentityRanks
 
 if TYPE_CHECKING:
-    from ._collectives import CollectiveEngine
+    from ._engine import CollectiveEngine
 
 __all__ = ["RankRuntime", "SimProcessGroup", "SimWork"]
 

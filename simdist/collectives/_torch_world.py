@@ -24,7 +24,7 @@ import torch.distributed as dist
 import torch.distributed.distributed_c10d as c10d
 from torch._C._distributed_c10d import _unregister_process_group
 
-from ._errors import SimulationError
+from .._errors import SimulationError
 
 __all__ = ["IdentityRanks", "RankWorld", "install", "new_rank_world"]
 
