@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 
 from ._errors import ConfigError, RealModeError, RealModeUnavailable, RealRunFailed, SimdistError, SimulationError
-from .launch._plan import NodePlan, Plan, PlanWarning, WorkerPlan, make_plan
+from .launch._plan import NodePlan, Plan, PlanWarning, WorkerPlan
+from .launch._make import make_plan
 from .launch._spec import LaunchSpec, RendezvousSetup, resolve_rendezvous
 
 __all__ = [
@@ -43,7 +44,7 @@ _LAZY_SUBMODULES = ("plot", "real", "testing")
 _LAZY_NAMES = {
     "parse_torchrun_args": "launch._torchrun_args",
     "spec_from_command": "launch._torchrun_args",
-    "simulate": "sim._simulation",
+    "simulate": "program._simulate",
     "SimOptions": "sim._simulation",
     "Failure": "sim._simulation",
     "ScenarioOptions": "program._scenario",

@@ -7,7 +7,7 @@ import pytest
 
 from simdist import LaunchSpec
 from simdist.program._scenario import ScenarioOptions
-from simdist.sim._simulation import SimOptions, simulate
+from simdist import SimOptions, simulate
 from simdist.real._run import RealOptions, run_real
 
 pytestmark = pytest.mark.real
@@ -31,7 +31,7 @@ def test_builtin_scenarios_match_real_gloo(spec, local_nodes):
                          options=SimOptions(), scenario_options=ScenarioOptions(backend="gloo"))  # fmt: skip
     assert simulated.outcome == "ok", simulated.diagnosis
     for result in simulated.results:
-        assert observed[result["rank"]] == result["result"]
+        assert observed[result.rank] == result.result
     assert set(observed[0]) >= {"allreduce", "ring", "subgroups", "objects", "gather"}
 
 
@@ -96,7 +96,7 @@ def test_gloo_refuses_what_the_simulator_refuses_with_the_same_message():
     assert simulated.outcome == "ok", simulated.diagnosis
     for worker, predicted in zip(report["workers"], simulated.results, strict=True):
         for check, message in worker["result"].items():
-            assert error_key(message) == error_key(predicted["result"][check]), (check, message, predicted["result"][check])
+            assert error_key(message) == error_key(predicted.result[check]), (check, message, predicted.result[check])
             assert message != "ok", check
 
 

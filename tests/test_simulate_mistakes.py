@@ -5,7 +5,7 @@ Each expectation below was observed with two or three real torchrun agents on
 """
 
 from simdist import LaunchSpec
-from simdist.sim._simulation import SimOptions, simulate
+from simdist import SimOptions, simulate
 
 FAST = SimOptions(agent_startup=0.5, worker_startup=0.5, work=2.0)
 
@@ -60,7 +60,7 @@ def test_c10d_min_max_closes_after_last_call_with_the_nodes_present():
     joined = trace.of_kind("rdzv_join")[0].t
     done = trace.of_kind("rdzv_complete")[0].t
     assert 2.0 <= done - joined <= 3.0  # last call, plus at most one state sync
-    assert trace.plan["world_size"] == 2
+    assert trace.plan.world_size == 2
 
 
 def test_c10d_below_min_raises_a_bare_rendezvous_timeout():
@@ -106,7 +106,7 @@ def test_a_node_leaving_an_elastic_job_shrinks_it():
     (dead,) = trace.of_kind("rdzv_dead_node")
     assert dead.t >= 15.0
     assert assigned[-1].t - dead.t >= 30.0  # last_call_timeout for a round below max_nodes
-    assert [r["result"] for r in trace.results if r["node"] == 0] == [1.0, 1.0]  # node 1 died: no result
+    assert [r.result for r in trace.results if r.node == 0] == [1.0, 1.0]  # node 1 died: no result
 
 
 def test_time_sleep_in_a_scenario_passes_virtual_time():

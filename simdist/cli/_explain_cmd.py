@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..launch._explain import plan_json, render_env, render_tree
-from ..launch._plan import make_plan
+from ..launch._make import make_plan
 from ..launch._spec import LaunchSpec
 from . import app
 from ._launch_options import COMMAND_PARAMETER, launch_options

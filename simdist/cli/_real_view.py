@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..launch._checks import is_loopback
+from ..launch._addresses import is_loopback
 from .._errors import RealRunFailed
 from ..launch._spec import LaunchSpec, resolve_rendezvous
 

@@ -67,7 +67,7 @@ def _backend(choice: str, spec: LaunchSpec) -> str:
         return choice
     if spec.gpus_per_node is None:
         return "gloo"
-    from ..launch._plan import make_plan
+    from ..launch._make import make_plan
 
     plan = make_plan(spec)
     return "nccl" if all(g is not None for n in plan.nodes for g in n.gpus) else "gloo"
@@ -131,7 +131,8 @@ def simulate(
 
     [bold]simdist simulate --nnodes 2 --nproc 2 --seed 7[/bold]  ·  [bold]simdist simulate --nnodes 2 --start-times 0,1000[/bold]
     """
-    from ..sim._simulation import SimOptions, parse_failure, simulate as run_simulation
+    from ..program._simulate import simulate as run_simulation
+    from ..sim._simulation import SimOptions, parse_failure
     from ..sim._timeline import render_timeline
 
     refuse_real_options_without_real(real, local_nodes, timeout, report)

@@ -16,6 +16,7 @@ import torch
 import torch.distributed as dist
 import torch.distributed.distributed_c10d as c10d
 
+from .._errors import ProcessAborted
 from ._ops import Op, red_type
 from ._torch_world import IdentityRanks
 
@@ -25,10 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["RankRuntime", "SimProcessGroup", "SimWork"]
 
 _FLOATING = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-
-
-class ProcessAborted(BaseException):
-    """The simulated process aborted (SIGABRT): not catchable by ``except Exception``."""
 
 
 class RankRuntime:

@@ -14,30 +14,14 @@ import dataclasses
 import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, overload
+from typing import overload
 
+from ..documents._plan import GPU, PLAN_SCHEMA, PlanDocument, PlanWarning
+from ._commands import torchrun_command
 from ._spec import LaunchSpec, RendezvousSetup, resolve_rendezvous
 
-__all__ = ["NodePlan", "Plan", "PlanWarning", "WorkerPlan", "group_order", "make_plan", "node_plan", "worker_env"]
+__all__ = ["NodePlan", "Plan", "PlanWarning", "WorkerPlan", "build_plan", "group_order", "node_plan", "worker_env"]
 
-PLAN_SCHEMA = "simdist.plan/1"
-GPU = int | str  # a physical GPU: an index, or a UUID/MIG name from CUDA_VISIBLE_DEVICES
-
-
-@dataclass(frozen=True, slots=True)
-class PlanWarning:
-    """Something torchrun will do that the user probably did not mean."""
-
-    code: str
-    message: str
-    node: int | None = None
-    level: Literal["warning", "note"] = "warning"
-
-    def to_dict(self) -> dict:
-        data = {"code": self.code, "message": self.message, "level": self.level}
-        if self.node is not None:
-            data["node"] = self.node
-        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +138,10 @@ class Plan:
         self.workers: Sequence[WorkerPlan] = _Workers(self)
         self.warnings = warnings
 
+    def with_warnings(self, warnings: tuple[PlanWarning, ...]) -> Plan:
+        """The same layout, carrying ``warnings`` (plans are not changed once built)."""
+        return Plan(self.spec, self.rendezvous, self.nodes, self.restart_count, warnings)
+
     # -- lookups ------------------------------------------------------------------
 
     def node(self, node_rank: int) -> NodePlan:
@@ -209,6 +197,10 @@ class Plan:
         return f"Σ nproc[0..{node.group_rank - 1}] ({node.base_rank}) + {worker.local_rank}"
 
     # -- serialisation -------------------------------------------------------------------
+
+    def document(self) -> PlanDocument:
+        """The plan as the typed ``simdist.plan/1`` document every surface reads."""
+        return PlanDocument.from_dict(self.to_dict())
 
     def to_dict(self) -> dict:
         """The ``simdist.plan/1`` JSON document (complete, whatever the size)."""
@@ -412,21 +404,19 @@ def node_plan(
     )
 
 
-def make_plan(
+def build_plan(
     spec: LaunchSpec,
     *,
     order: Sequence[int] | None = None,
     restart_count: int = 0,
     master_port: int | None = None,
 ) -> Plan:
-    """Compute the plan torchrun would produce.
+    """The plan torchrun would produce, without the warnings (see :func:`make_plan`).
 
     ``order`` lists the machines that take part, in group-rank order (default: the
     rendezvous' own order, every machine). The simulator passes the order a
     rendezvous round decided, and ``master_port`` once a c10d store has one.
     """
-    from ._checks import check_plan  # the rules sit in their own module, one job each
-
     members = tuple(group_order(spec) if order is None else order)
     hosts = spec.hosts
     rank0_host = hosts[members[0]] if hosts is not None and members else None
@@ -467,9 +457,7 @@ def make_plan(
             )
         )
     nodes.sort(key=lambda n: n.node_rank)
-    plan = Plan(spec, setup, tuple(nodes), restart_count)
-    plan.warnings = tuple(check_plan(plan))
-    return plan
+    return Plan(spec, setup, tuple(nodes), restart_count)
 
 
 def _replace_port(setup: RendezvousSetup, port: int) -> RendezvousSetup:
@@ -478,6 +466,4 @@ def _replace_port(setup: RendezvousSetup, port: int) -> RendezvousSetup:
 
 def node_command(plan: Plan, node: NodePlan) -> str:
     """The exact command to paste on that machine."""
-    from ._commands import torchrun_command
-
     return torchrun_command(plan.spec, node.node_rank)

@@ -156,6 +156,7 @@ class ScenarioRunner:
         self.store = dist.HashStore()
         self.env = _EnvSwitcher()
         self.runtimes: dict[Any, Any] = {}
+        self.engines: dict[tuple, Any] = {}  # World.key -> CollectiveEngine
         self._install = _torch_world.install()
         self._install.__enter__()
         _torch_world.set_backend_factory(self._create_pg)
@@ -186,13 +187,17 @@ class ScenarioRunner:
         return SimProcessGroup(self.runtimes[greenlet.getcurrent()], rank, size)
 
     def engine_for(self, world: World):
-        if world.engine is None:
+        """The collectives engine of ``world`` (one per world, made when its first rank starts)."""
+        engine = self.engines.get(world.key)
+        if engine is None:
             from ..collectives._engine import CollectiveEngine
 
-            o = self.options
-            world.engine = CollectiveEngine(self.sim, world, o.backend, o.algorithm, o.cost, o.pg_timeout,
-                                            o.trace_steps, o.exact_steps)  # fmt: skip
-        return world.engine
+            o, sim = self.options, self.sim
+            detail = sim.spec.env.get("TORCH_DISTRIBUTED_DEBUG") == "DETAIL"
+            engine = CollectiveEngine(sim.kernel, sim.record, world, o.backend, o.algorithm, o.cost, o.pg_timeout,
+                                      o.trace_steps, o.exact_steps, detail=detail)  # fmt: skip
+            self.engines[world.key] = engine
+        return engine
 
 
 def scenario_program(runner: ScenarioRunner):
@@ -202,8 +207,8 @@ def scenario_program(runner: ScenarioRunner):
         import greenlet
 
         from ..collectives import _torch_world
-        from ..collectives._process_group import ProcessAborted, RankRuntime
-        from ..sim._world import WorkerError
+        from .._errors import ProcessAborted, WorkerError
+        from ..collectives._process_group import RankRuntime
 
         engine = runner.engine_for(world)
         runtime = RankRuntime(engine, worker.rank, runner.options.backend)
@@ -228,13 +233,10 @@ def scenario_program(runner: ScenarioRunner):
                 try:
                     request = glet.switch(reply) if reply is not None else glet.switch()
                 except ProcessAborted as abort:
-                    error = WorkerError("SIGABRT", str(abort))
-                    error.exit_code = -6
-                    raise error from None
+                    raise WorkerError("SIGABRT", str(abort), exit_code=-6) from None
                 except Exception as exc:
-                    error = WorkerError(type(exc).__name__, error_line(exc))
-                    error.alternatives = engine.alternatives.get(worker.rank, [])
-                    raise error from None
+                    alternatives = tuple(engine.alternatives.get(worker.rank, ()))
+                    raise WorkerError(type(exc).__name__, error_line(exc), alternatives=alternatives) from None
                 if glet.dead:
                     result = request  # the scenario's return value
                     break

@@ -15,7 +15,8 @@ _LOCATION = re.compile(r"^\s*\[[^\]]*\]\s*")  # "[…/gloo/transport/tcp/pair.cc
 def predict(spec: LaunchSpec, scenario: str, *, backend: str = "gloo", pg_timeout: float | None = None) -> dict[str, Any]:
     """Simulate the launch with the scenario; results and failures by rank (string keys, as JSON)."""
     from ..program._scenario import ScenarioOptions
-    from ..sim._simulation import SimOptions, simulate
+    from ..program._simulate import simulate
+    from ..sim._simulation import SimOptions
 
     trace = simulate(spec, start_times=(0.0,) * spec.max_nodes, options=SimOptions(), scenario=scenario,
                      scenario_options=ScenarioOptions(backend=backend, timeout=pg_timeout, trace_steps=False))  # fmt: skip
@@ -29,7 +30,7 @@ def predict(spec: LaunchSpec, scenario: str, *, backend: str = "gloo", pg_timeou
     return {
         "outcome": trace.outcome,
         "diagnosis": trace.diagnosis,
-        "results": {str(r["rank"]): r["result"] for r in trace.results if str(r["rank"]) not in errors},
+        "results": {str(r.rank): r.result for r in trace.results if str(r.rank) not in errors},
         "errors": errors,
         "alternatives": alternatives,  # other errors torch may raise there, depending on which timer fires first
     }

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..launch._commands import torchrun_argv
 from .._errors import ConfigError, RealModeUnavailable
-from ..launch._plan import make_plan
+from ..launch._make import make_plan
 from ..launch._spec import LaunchSpec, resolve_rendezvous
 from ._agents import AgentResult, clean_launcher_env, free_port, run_agents
 from ._report import REPORT_SCHEMA, child_failed_root_cause, compare, relevant_env

@@ -98,11 +98,11 @@ def render_timeline(trace: Trace) -> str:
         lines += [_line(e) for e in events[-MAX_LINES // 2 :]]
     else:
         lines = [_line(e) for e in events]
-    results = [r for r in trace.results if r.get("result") is not None or r.get("exit_code") == 0]
-    if any(r.get("result") is not None for r in results):
+    results = [r for r in trace.results if r.result is not None or r.exit_code == 0]
+    if any(r.result is not None for r in results):
         lines += ["", "Results:"]
         shown, hidden = results[:32], len(results) - 32
-        lines += [f"  rank {r['rank']:>4}: {r['result']}" for r in shown]
+        lines += [f"  rank {r.rank:>4}: {r.result}" for r in shown]
         if hidden > 0:
             lines.append(f"  … {hidden} more ranks (see --format json) …")
     mark = "✓" if trace.ok else "✗"
