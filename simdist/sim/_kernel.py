@@ -272,7 +272,7 @@ class Kernel:
         limit = float("inf") if until is None else float(until)
         if limit < self.now:
             raise ValueError(f"until ({limit}) is before the current time ({self.now})")
-        while self.peek() <= limit:
+        while (next_time := self.peek()) <= limit and next_time != float("inf"):  # inf: never
             self.step()
             steps += 1
             if max_steps is not None and steps > max_steps:
