@@ -4,8 +4,7 @@ Each expectation below was observed with two or three real torchrun agents on
 127.0.0.1 (gloo); the messages are torch's, verbatim.
 """
 
-from simdist import LaunchSpec
-from simdist import SimOptions, simulate
+from simdist import LaunchSpec, SimOptions, simulate
 
 FAST = SimOptions(agent_startup=0.5, worker_startup=0.5, work=2.0)
 
@@ -129,3 +128,15 @@ def test_c10d_job_launched_after_the_previous_one_ended_forms_a_fresh_job():
     assert ranks == [(0, 0, 0), (1, 0, 0), (2, 0, 1), (3, 0, 1)]
     assert {e.node: e.detail["code"] for e in trace.of_kind("agent_exit")} == {0: 0, 1: 0, 2: 0, 3: 0}
     assert "2 separate jobs" in trace.diagnosis and trace.diagnosis.count("WORLD_SIZE=2") == 2
+
+
+def test_the_trace_records_the_env_each_worker_really_received_after_a_partial_restart():
+    """Static, 2 machines × 1: only machine 1's worker fails and restarts; machine 0's never does."""
+    spec = LaunchSpec(nnodes=2, nproc_per_node=1, master_port=29500, max_restarts=1)
+    trace = simulate(spec, failures=["1:0@2.6"], options=SimOptions(work=3.0), start_times=(0.0, 0.0))
+    assert trace.outcome == "ok", trace.diagnosis
+    counts = {w.rank: w.env["TORCHELASTIC_RESTART_COUNT"] for w in trace.plan.workers}
+    assert counts == {0: "0", 1: "1"}
+    spawned = {(e.rank, e.detail["attempt"]) for e in trace.of_kind("worker_spawn")}
+    assert spawned == {(0, 0), (1, 0), (1, 1)}  # the env agrees with the workers the agents started
+    assert trace.plan.restart_count == 1  # the plan's summary: the most restarts any node made
