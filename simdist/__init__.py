@@ -25,7 +25,6 @@ from ._errors import (
     SimulatedTorchError,
     SimulationError,
 )
-from .documents import PlanDocument, RankResult, Report, Trace, TraceEvent, load_document
 from .launch._make import make_plan
 from .launch._plan import NodePlan, Plan, PlanWarning, WorkerPlan
 from .launch._spec import LaunchSpec, RendezvousSetup, resolve_rendezvous
@@ -75,6 +74,12 @@ _LAZY_NAMES = {
     "Failure": "sim._simulation",
     "ScenarioOptions": "program._scenario",
     "CostModel": "collectives._algorithms",
+    "PlanDocument": "documents._plan",
+    "RankResult": "documents._trace",
+    "Report": "documents._report",
+    "Trace": "documents._trace",
+    "TraceEvent": "documents._trace",
+    "load_document": "documents._load",
 }
 
 

@@ -36,7 +36,7 @@ def test_each_layer_lists_exactly_the_names_it_offers(package):
     import importlib
 
     module = importlib.import_module(f"simdist.{package}")
-    offered = {n for n, v in vars(module).items() if not n.startswith("_") and type(v).__name__ != "module"}
+    offered = {n for n in dir(module) if not n.startswith("_") and type(getattr(module, n)).__name__ != "module"}
     assert set(module.__all__) == offered
 
 

@@ -9,21 +9,6 @@ interpretation of trace events (agent phases, worker lives) that they share.
 May import: the standard library and :mod:`simdist._errors`. Nothing above it.
 """
 
-from ._load import SCHEMAS, Document, load_document, read_document, schema_of
-from ._plan import PLAN_SCHEMA, PlanDocument, PlanNode, PlanWarning, PlanWorker, job_summary
-from ._report import (
-    REPORT_SCHEMA,
-    AgentRun,
-    Comparison,
-    Device,
-    Difference,
-    ObservedError,
-    Prediction,
-    Report,
-    ReportWorker,
-)
-from ._trace import OUTCOMES, TRACE_SCHEMA, RankResult, Trace, TraceEvent, TraceRecorder
-
 __all__ = [
     "OUTCOMES",
     "PLAN_SCHEMA",
@@ -52,3 +37,31 @@ __all__ = [
     "read_document",
     "schema_of",
 ]
+
+# Where each name lives. Loaded on first use: `simdist explain` needs the plan's types
+# only, not the trace's or the report's (each frozen dataclass costs time to create).
+_HOME = {
+    "SCHEMAS": "_load", "Document": "_load", "load_document": "_load", "read_document": "_load",
+    "schema_of": "_load",
+    "PLAN_SCHEMA": "_plan", "PlanDocument": "_plan", "PlanNode": "_plan", "PlanWarning": "_plan",
+    "PlanWorker": "_plan", "job_summary": "_plan",
+    "REPORT_SCHEMA": "_report", "AgentRun": "_report", "Comparison": "_report", "Device": "_report",
+    "Difference": "_report", "ObservedError": "_report", "Prediction": "_report", "Report": "_report",
+    "ReportWorker": "_report",
+    "OUTCOMES": "_trace", "TRACE_SCHEMA": "_trace", "RankResult": "_trace", "Trace": "_trace",
+    "TraceEvent": "_trace", "TraceRecorder": "_trace",
+}  # fmt: skip
+
+
+def __getattr__(name: str):
+    if name in _HOME:
+        import importlib
+
+        value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({n for n in globals() if n.startswith("_")} | set(__all__))
