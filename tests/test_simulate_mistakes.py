@@ -140,3 +140,13 @@ def test_the_trace_records_the_env_each_worker_really_received_after_a_partial_r
     spawned = {(e.rank, e.detail["attempt"]) for e in trace.of_kind("worker_spawn")}
     assert spawned == {(0, 0), (1, 0), (1, 1)}  # the env agrees with the workers the agents started
     assert trace.plan.restart_count == 1  # the plan's summary: the most restarts any node made
+
+
+def test_c10d_agents_waiting_in_a_round_fail_to_connect_when_the_store_host_dies():
+    """The machine hosting the c10d store dies during the last call: the others' store calls fail."""
+    spec = LaunchSpec(nnodes="1:3", nproc_per_node=1, rdzv_backend="c10d", rdzv_endpoint="127.0.0.1:29400",
+                      rdzv_conf={"join_timeout": 10, "last_call_timeout": 5})  # fmt: skip
+    trace = simulate(spec, start_times=(0.0, 0.5, float("inf")), failures=["0@3"], seed=3)
+    errors = [(e.node, e.detail["error"]) for e in trace.of_kind("agent_error")]
+    assert errors == [(1, "RendezvousConnectionError")]
+    assert trace.outcome == "rendezvous_timeout" and "Root cause: node 0 died." in trace.diagnosis

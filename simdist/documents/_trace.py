@@ -35,8 +35,7 @@ class TraceEvent:
     detail: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"t": round(self.t, 9), "kind": self.kind, "node": self.node, "rank": self.rank,
-                "detail": dict(self.detail)}  # fmt: skip
+        return {"t": round(self.t, 9), "kind": self.kind, "node": self.node, "rank": self.rank, "detail": self.detail}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TraceEvent:

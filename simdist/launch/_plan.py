@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import overload
 
-from ..documents._plan import GPU, PLAN_SCHEMA, PlanDocument, PlanWarning
+from ..documents._plan import GPU, PlanDocument, PlanNode, PlanWarning, PlanWorker
 from ._commands import torchrun_command
 from ._spec import LaunchSpec, RendezvousSetup, resolve_rendezvous
 
@@ -200,66 +200,44 @@ class Plan:
 
     def document(self) -> PlanDocument:
         """The plan as the typed ``simdist.plan/1`` document every surface reads."""
-        return PlanDocument.from_dict(self.to_dict())
+        spec, setup = self.spec, self.rendezvous
+        launch = {
+            "nnodes": int(spec.nnodes) if spec.min_nodes == spec.max_nodes else spec.nnodes,
+            "min_nodes": spec.min_nodes,
+            "max_nodes": spec.max_nodes,
+            "nproc_per_node": list(spec.nprocs),
+            "node_rank": spec.node_rank,
+            "master_addr": setup.master_addr,
+            "master_port": setup.master_port,
+            "rdzv_backend": setup.backend,
+            "rdzv_mode": setup.mode,
+            "rdzv_endpoint": setup.endpoint,
+            "rdzv_id": setup.run_id,
+            "max_restarts": spec.max_restarts,
+            "use_agent_store": setup.use_agent_store,
+            "rdzv_timeout": setup.timeout,
+            "last_call_timeout": setup.last_call_timeout if setup.backend == "c10d" else None,
+            "ignored": list(setup.ignored),
+        }
+        nodes = tuple(
+            PlanNode(
+                node_rank=n.node_rank, group_rank=n.group_rank, nproc=n.nproc, gpus=n.gpus, gpu_count=n.gpu_count,
+                host=n.host, role=n.role, ranks=(n.base_rank, n.base_rank + n.nproc - 1), idle_gpus=n.idle_gpus,
+                visible_devices=n.visible_devices, hosts_store=n.hosts_store, command=node_command(self, n),
+            )  # fmt: skip
+            for n in self.nodes
+        )
+        workers = tuple(
+            PlanWorker(rank=w.rank, local_rank=w.local_rank, group_rank=w.group_rank, node_rank=w.node_rank,
+                       gpu=w.gpu, env=w.env, role_rank=w.role_rank, formula=self.rank_formula(w))  # fmt: skip
+            for w in self.workers
+        )
+        return PlanDocument(launch, self.world_size, nodes, workers, tuple(self.warnings), spec_to_dict(spec),
+                            self.restart_count)  # fmt: skip
 
     def to_dict(self) -> dict:
         """The ``simdist.plan/1`` JSON document (complete, whatever the size)."""
-        spec, setup = self.spec, self.rendezvous
-        return {
-            "schema": PLAN_SCHEMA,
-            "launch": {
-                "nnodes": int(spec.nnodes) if spec.min_nodes == spec.max_nodes else spec.nnodes,
-                "min_nodes": spec.min_nodes,
-                "max_nodes": spec.max_nodes,
-                "nproc_per_node": list(spec.nprocs),
-                "node_rank": spec.node_rank,
-                "master_addr": setup.master_addr,
-                "master_port": setup.master_port,
-                "rdzv_backend": setup.backend,
-                "rdzv_mode": setup.mode,
-                "rdzv_endpoint": setup.endpoint,
-                "rdzv_id": setup.run_id,
-                "max_restarts": spec.max_restarts,
-                "use_agent_store": setup.use_agent_store,
-                "rdzv_timeout": setup.timeout,
-                "last_call_timeout": setup.last_call_timeout if setup.backend == "c10d" else None,
-                "ignored": list(setup.ignored),
-            },
-            "spec": spec_to_dict(spec),
-            "world_size": self.world_size,
-            "restart_count": self.restart_count,
-            "nodes": [
-                {
-                    "node_rank": n.node_rank,
-                    "group_rank": n.group_rank,
-                    "host": n.host,
-                    "nproc": n.nproc,
-                    "role": n.role,
-                    "ranks": [n.base_rank, n.base_rank + n.nproc - 1],
-                    "gpus": list(n.gpus),
-                    "gpu_count": n.gpu_count,
-                    "idle_gpus": list(n.idle_gpus),
-                    "visible_devices": n.visible_devices,
-                    "hosts_store": n.hosts_store,
-                    "command": node_command(self, n),
-                }
-                for n in self.nodes
-            ],
-            "workers": [
-                {
-                    "rank": w.rank,
-                    "local_rank": w.local_rank,
-                    "group_rank": w.group_rank,
-                    "node_rank": w.node_rank,
-                    "role_rank": w.role_rank,
-                    "gpu": w.gpu,
-                    "formula": self.rank_formula(w),
-                    "env": w.env,
-                }
-                for w in self.workers
-            ],
-            "warnings": [w.to_dict() for w in self.warnings],
-        }
+        return self.document().to_dict()
 
 
 def worker_env(

@@ -80,7 +80,9 @@ def _diagnose(sim: Simulation) -> tuple[str, str]:
         t = _error_time(sim, first.machine.index)
         late = [m for m in sim.machines if m.start > t]
         cause = ""
-        if late:
+        if killed and first.error.kind == "RendezvousConnectionError":  # the store's host died under it
+            cause = " Root cause: " + ", ".join(f"node {a.machine.index} died" for a in killed) + "."
+        elif late:
             never = [m.index for m in late if m.start == float("inf")]
             later = [m for m in late if m.start != float("inf")]
             parts = [f"node {i} never started" for i in never]

@@ -312,7 +312,7 @@ class C10dRendezvous:
         elif len(state.participants) < self.sim.spec.min_nodes:
             state.deadline = None
 
-    def _complete(self, state: _State, where: str) -> None:
+    def _complete(self, state: _State, store: SimStore) -> None:
         state.complete = True
         state.deadline = None
         for rank, node in enumerate(sorted(state.participants)):
@@ -322,7 +322,7 @@ class C10dRendezvous:
             "rdzv_complete",
             self._machine_of(by_rank[0]),
             round=state.round,
-            store=self.stores.by_host[where].incarnation,
+            store=store.incarnation,
             order=[self._machine_of(n) for n in by_rank],
             members=sorted(self._machine_of(n) for n in state.participants),
         )
@@ -344,6 +344,8 @@ class C10dRendezvous:
             self._remove_epilogue(state)
             self._notify(where)
         while True:
+            if not store.alive:  # the agent hosting the rendezvous store died: every store call fails
+                raise _c10d_connection_error()
             self._sanitize(state)
             if state.closed:  # an agent has shut the rendezvous down (it exited)
                 raise RendezvousFailure("RendezvousClosedError")
@@ -376,7 +378,7 @@ class C10dRendezvous:
                 if len(state.participants) == spec.min_nodes:
                     state.deadline = kernel.now + float(sim.setup.last_call_timeout)
                 if len(state.participants) == spec.max_nodes:
-                    self._complete(state, where)
+                    self._complete(state, store)
                 self._notify(where)
                 continue
             elif (
@@ -384,7 +386,7 @@ class C10dRendezvous:
                 and state.deadline is not None
                 and state.deadline <= kernel.now
             ):
-                self._complete(state, where)
+                self._complete(state, store)
                 self._notify(where)
                 continue
             # SYNC: wait for a change, our deadline, the last call, or a silent node's expiry.
