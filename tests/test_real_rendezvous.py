@@ -9,7 +9,7 @@ import pytest
 from simdist import LaunchSpec
 from simdist.launch._commands import torchrun_argv
 from simdist import SimOptions, simulate
-from simdist.real import clean_launcher_env, free_port, run_agents
+from simdist.real._agents import clean_launcher_env, free_port, run_agents
 
 from .conftest import TORCHRUN
 

@@ -39,10 +39,9 @@ class Device:
         return self.index
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"type": self.type, "index": self.index, "name": self.name}
-        if self.cuda_visible_devices is not None:
-            data["cuda_visible_devices"] = self.cuda_visible_devices
-        return data
+        # Always written (null when unset), as the worker records it and reference.md lists it.
+        return {"type": self.type, "index": self.index, "name": self.name,
+                "cuda_visible_devices": self.cuda_visible_devices}  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: object) -> Device | None:
@@ -181,6 +180,37 @@ class Prediction:
     alternatives: Mapping[str, tuple[str, ...]] | None = None
     error: str | None = None  # the prediction itself failed (it never stops the real run)
 
+    def accepted_errors(self, rank: int) -> tuple[str, ...]:
+        """Every error text the prediction allows on ``rank``: none when it predicts no error there."""
+        predicted = (self.errors or {}).get(str(rank))
+        if predicted is None:
+            return ()
+        return (predicted, *(self.alternatives or {}).get(str(rank), ()))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The prediction on its own (the worker that computed it hands it to the launcher as JSON)."""
+        return {
+            "outcome": self.outcome, "diagnosis": self.diagnosis,
+            "results": None if self.results is None else dict(self.results),
+            "errors": None if self.errors is None else dict(self.errors),
+            "alternatives": None if self.alternatives is None else {k: list(v) for k, v in self.alternatives.items()},
+            "error": self.error,
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: object) -> Prediction:
+        if not isinstance(data, Mapping):
+            return cls(error=f"malformed prediction: {type(data).__name__}, not an object")
+        results, errors, alternatives = data.get("results"), data.get("errors"), data.get("alternatives")
+        return cls(
+            outcome=data.get("outcome"), diagnosis=data.get("diagnosis"),
+            results=None if not isinstance(results, Mapping) else {str(k): v for k, v in results.items()},
+            errors=None if not isinstance(errors, Mapping) else {str(k): str(v) for k, v in errors.items()},
+            alternatives=None if not isinstance(alternatives, Mapping) else
+            {str(k): tuple(map(str, v)) for k, v in alternatives.items()},
+            error=data.get("error"),
+        )  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class Report:
@@ -235,7 +265,9 @@ class Report:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False, default=repr)
+        # allow_nan: results are whatever the user's scenario returned (a NaN loss included); refusing
+        # them would lose a finished real run. Python's json reads NaN and Infinity back.
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=repr)
 
     @classmethod
     def from_dict(cls, data: object, where: str = "input") -> Report:

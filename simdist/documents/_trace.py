@@ -17,7 +17,7 @@ from .._errors import ConfigError
 from ._plan import PlanDocument
 from ._validate import check_keys, check_list
 
-__all__ = ["OUTCOMES", "TRACE_SCHEMA", "RankResult", "Trace", "TraceEvent", "TraceRecorder"]
+__all__ = ["OUTCOMES", "TRACE_SCHEMA", "RankResult", "Trace", "TraceEvent", "TraceRecorder", "WorkerOutput"]
 
 TRACE_SCHEMA = "simdist.trace/1"
 Outcome = Literal["ok", "rendezvous_timeout", "collective_mismatch", "deadlock", "worker_failed"]
@@ -80,6 +80,28 @@ class RankResult:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerOutput:
+    """What one worker (one attempt of one rank) printed, as torchrun's ``--tee`` would show it."""
+
+    node: int
+    rank: int
+    local_rank: int
+    attempt: int
+    stdout: str = ""
+    stderr: str = ""
+    role: str = "default"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"node": self.node, "rank": self.rank, "local_rank": self.local_rank, "attempt": self.attempt,
+                "role": self.role, "stdout": self.stdout, "stderr": self.stderr}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WorkerOutput:
+        return cls(data.get("node", 0), data.get("rank", 0), data.get("local_rank", 0), data.get("attempt", 0),
+                   str(data.get("stdout") or ""), str(data.get("stderr") or ""), str(data.get("role") or "default"))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class Trace:
     """A finished simulation."""
 
@@ -91,7 +113,8 @@ class Trace:
     outcome: Outcome
     diagnosis: str
     machines: tuple[Mapping[str, Any], ...] = ()  # each machine: node, node_rank, host, pid, start (None: never)
-    scenario: Mapping[str, Any] | None = None  # what ran on the ranks, when a scenario did
+    scenario: Mapping[str, Any] | None = None  # what ran on the ranks, when a scenario or script did
+    output: tuple[WorkerOutput, ...] = ()  # what workers printed, every attempt, in start order
 
     @property
     def ok(self) -> bool:
@@ -120,6 +143,8 @@ class Trace:
         }
         if self.scenario is not None:
             data["scenario"] = dict(self.scenario)
+        if self.output:
+            data["output"] = [o.to_dict() for o in self.output]
         return data
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -150,6 +175,7 @@ class Trace:
             diagnosis=str(data.get("diagnosis", "")),
             machines=tuple(m for m in data.get("machines") or () if isinstance(m, Mapping)),
             scenario=data.get("scenario"),
+            output=tuple(WorkerOutput.from_dict(o) for o in data.get("output") or () if isinstance(o, Mapping)),
         )
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
+from ..documents._report import Prediction
 from ..launch._spec import LaunchSpec
 
 __all__ = ["error_key", "predict"]
@@ -12,28 +12,29 @@ __all__ = ["error_key", "predict"]
 _LOCATION = re.compile(r"^\s*\[[^\]]*\]\s*")  # "[…/gloo/transport/tcp/pair.cc:553] " differs by build
 
 
-def predict(spec: LaunchSpec, scenario: str, *, backend: str = "gloo", pg_timeout: float | None = None) -> dict[str, Any]:
-    """Simulate the launch with the scenario; results and failures by rank (string keys, as JSON)."""
+def predict(spec: LaunchSpec, scenario: str, *, backend: str = "gloo", pg_timeout: float | None = None) -> Prediction:
+    """Simulate the launch with the scenario: every rank's result, or its error (string keys, as JSON)."""
     from ..program._scenario import ScenarioOptions
     from ..program._simulate import simulate
     from ..sim._simulation import SimOptions
 
     trace = simulate(spec, start_times=(0.0,) * spec.max_nodes, options=SimOptions(), scenario=scenario,
                      scenario_options=ScenarioOptions(backend=backend, timeout=pg_timeout, trace_steps=False))  # fmt: skip
-    errors = {}
-    alternatives = {}
+    errors: dict[str, str] = {}
+    alternatives: dict[str, tuple[str, ...]] = {}
     for event in trace.events:
         if event.kind == "worker_exit" and event.detail.get("error"):
             errors[str(event.rank)] = f"{event.detail['error']}: {event.detail.get('message', '')}"
             if event.detail.get("alternatives"):
-                alternatives[str(event.rank)] = list(event.detail["alternatives"])
-    return {
-        "outcome": trace.outcome,
-        "diagnosis": trace.diagnosis,
-        "results": {str(r.rank): r.result for r in trace.results if str(r.rank) not in errors},
-        "errors": errors,
-        "alternatives": alternatives,  # other errors torch may raise there, depending on which timer fires first
-    }
+                # other errors torch may raise there, depending on which rank's timer fires first
+                alternatives[str(event.rank)] = tuple(event.detail["alternatives"])
+    return Prediction(
+        outcome=trace.outcome,
+        diagnosis=trace.diagnosis,
+        results={str(r.rank): r.result for r in trace.results if str(r.rank) not in errors},
+        errors=errors,
+        alternatives=alternatives,
+    )
 
 
 def error_key(message: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..documents._plan import PlanDocument
-from ..documents._trace import RankResult, Trace
+from ..documents._trace import RankResult, Trace, WorkerOutput
 from ..launch._make import make_plan
 from ..launch._plan import spec_to_dict
 from ._simulation import Simulation
@@ -204,5 +204,9 @@ def finish(sim: Simulation) -> Trace:
         machines=tuple(
             {"node": m.index, "node_rank": m.node_rank, "host": m.host, "pid": m.pid, "start": m.start}
             for m in sim.machines
+        ),
+        output=tuple(
+            WorkerOutput(w.node, w.rank, w.local_rank, w.attempt, w.stdout, w.stderr, w.env.get("ROLE_NAME") or "default")
+            for w in sim.all_workers if w.stdout or w.stderr
         ),
     )

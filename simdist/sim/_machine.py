@@ -43,3 +43,6 @@ class WorkerRun:
     result: Any = None
     error: str | None = None
     ended_at: float = 0.0
+    world: Any = None  # the World it joined (init_process_group), once it has
+    stdout: str = ""  # what it printed, when its program is a script or scenario that prints
+    stderr: str = ""

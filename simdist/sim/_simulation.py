@@ -28,8 +28,9 @@ from ._machine import SIGKILL, Machine, WorkerRun
 from ._rendezvous import C10dRendezvous, RoundResult, StaticRendezvous
 from ._world import World
 
-# What a worker runs once init_process_group has returned: a generator over kernel events
-# that returns the worker's result (see simdist.program). None: it works for ``work`` seconds.
+# What a worker runs once started: a generator over kernel events that returns the worker's
+# result (see simdist.program). It joins the world itself (``Simulation.join_world``) when its
+# code calls init_process_group. None: the worker joins at once and works for ``work`` seconds.
 WorkerProgram = Callable[["Simulation", Agent, WorkerRun, World], Generator[Any, Any, Any]]
 
 __all__ = ["Failure", "SimOptions", "Simulation", "WorkerProgram", "parse_failure"]
@@ -217,31 +218,41 @@ class Simulation:
             self.worlds[key] = World(self.kernel, key, size, self.options.pg_timeout)
         return self.worlds[key]
 
+    def world_of(self, agent: Agent, worker: WorkerRun, round_: RoundResult) -> World:
+        """The world (default process group) this worker's init_process_group joins."""
+        return self.world_for(round_, agent, int(worker.env["WORLD_SIZE"] or 0))
+
+    def join_world(self, agent: Agent, worker: WorkerRun, round_: RoundResult) -> Generator[Any, Any, World]:
+        """The worker's init_process_group: wait (on the virtual clock) until its world has formed."""
+        world = self.world_of(agent, worker, round_)
+        worker.world = world
+        yield from world.init(worker.rank, worker)
+        self.record("process_group_ready", agent.machine.index, worker.rank, world_size=world.size)
+        return world
+
     def worker_life(self, agent: Agent, worker: WorkerRun, round_: RoundResult):
         kernel, options = self.kernel, self.options
         self.all_workers.append(worker)
         self._workers_live += 1
-        world: World | None = None
         try:
             yield kernel.timeout(options.worker_startup)
             self.record("worker_start", agent.machine.index, worker.rank, local_rank=worker.local_rank)
-            world = self.world_for(round_, agent, int(worker.env["WORLD_SIZE"] or 0))
-            yield from world.init(worker.rank, worker)
-            self.record("process_group_ready", agent.machine.index, worker.rank, world_size=world.size)
             if self.program is None:
+                yield from self.join_world(agent, worker, round_)
                 yield kernel.timeout(options.work)
                 worker.result = None
             else:
-                worker.result = yield from self.program(self, agent, worker, world)
+                worker.result = yield from self.program(self, agent, worker, round_)
             worker.exit_code, worker.ended_at = 0, kernel.now
             self.record("worker_exit", agent.machine.index, worker.rank, code=0)
-            world.leave(worker.rank, worker, finished=True)
+            if worker.world is not None:
+                worker.world.leave(worker.rank, worker, finished=True)
         except Interrupt as interrupt:
             worker.exit_code, worker.ended_at = int(interrupt.cause), kernel.now
             signal_name = "SIGKILL" if worker.exit_code == SIGKILL else "SIGTERM"
             self.record("worker_exit", agent.machine.index, worker.rank, code=worker.exit_code, signal=signal_name)
-            if world is not None:
-                world.leave(worker.rank, worker)
+            if worker.world is not None:
+                worker.world.leave(worker.rank, worker)
         except WorkerError as error:
             code = error.exit_code
             worker.exit_code, worker.ended_at = code, kernel.now
@@ -249,8 +260,8 @@ class Simulation:
             extra = {"alternatives": list(error.alternatives)} if error.alternatives else {}
             self.record("worker_exit", agent.machine.index, worker.rank, code=code, error=error.kind,
                         message=error.message, **extra)  # fmt: skip
-            if world is not None:
-                world.leave(worker.rank, worker)
+            if worker.world is not None:
+                worker.world.leave(worker.rank, worker)
         finally:
             self._workers_live -= 1
             self._check_settled()
