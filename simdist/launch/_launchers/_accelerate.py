@@ -59,7 +59,7 @@ def _parser() -> Parser:
 
 
 def layout_from_plan(plan, *, launcher: str, command, summary, mapping, columns, launcher_env_of, notes, sources,
-                     args_of=None) -> LauncherLayout:  # fmt: skip
+                     args_of=None, torch_columns=("RANK", "LOCAL_RANK", "WORLD_SIZE")) -> LauncherLayout:  # fmt: skip
     """A layout whose processes *are* torchrun's workers (accelerate, Kubeflow pods running torchrun)."""
     processes = []
     nodes = plan.nodes_by_group_rank
@@ -80,7 +80,8 @@ def layout_from_plan(plan, *, launcher: str, command, summary, mapping, columns,
                 )
             )  # fmt: skip
     return LauncherLayout(
-        launcher=launcher, command=tuple(command), summary=summary, mapping=mapping, columns=columns, hosts=hosts,
+        launcher=launcher, command=tuple(command), summary=summary, mapping=mapping, columns=columns,
+        torch_columns=torch_columns, hosts=hosts,
         processes=tuple(processes), equivalent=plan.spec, notes=tuple(notes), sources=sources,
     )  # fmt: skip
 
@@ -152,5 +153,6 @@ def accelerate_layout(argv: Sequence[str]) -> LauncherLayout:
     )  # fmt: skip
     return layout_from_plan(
         plan, launcher="accelerate", command=argv, summary=summary, mapping=mapping,
-        columns=("machine_rank", "nproc_per_node"), launcher_env_of=launcher_env, notes=notes, sources=SOURCES,
+        columns=(("machine_rank", "--machine_rank\n→ --node-rank"), ("nproc_per_node", "num_processes //\nnum_machines")),
+        launcher_env_of=launcher_env, notes=notes, sources=SOURCES,
     )  # fmt: skip

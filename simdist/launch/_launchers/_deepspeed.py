@@ -221,7 +221,9 @@ def deepspeed_layout(argv: Sequence[str], read: Callable[[str], str] | None = No
     )  # fmt: skip
     return LauncherLayout(
         launcher="deepspeed", command=tuple(argv), summary=summary, mapping=mapping,
-        columns=("RANK", "LOCAL_RANK", "CUDA_VISIBLE_DEVICES"), hosts=hosts, processes=tuple(processes),
+        columns=(("RANK", "RANK"), ("LOCAL_RANK", "LOCAL_RANK\n= RANK %\nLOCAL_SIZE"), ("LOCAL_SIZE", "LOCAL_SIZE"),
+                 ("WORLD_SIZE", "WORLD_SIZE"), ("CUDA_VISIBLE_DEVICES", "CUDA_VISIBLE\n_DEVICES")),
+        torch_columns=(), hosts=hosts, processes=tuple(processes),
         equivalent=equivalent, notes=tuple(notes), sources=SOURCES,
     )  # fmt: skip
 

@@ -38,6 +38,7 @@ __all__ = ["OPERATOR_VERSIONS", "kubeflow_layout", "pod_env"]
 
 OPERATOR_VERSIONS = ("1.5", "1.6", "1.7", "1.8", "1.9")
 DEFAULT_PORT = 23456  # PyTorchJobDefaultPort
+_POD_COLUMNS = (("RANK", "pod's RANK\n(operator)"), ("WORLD_SIZE", "pod's\nWORLD_SIZE\n(operator)"))
 SOURCES = (
     "kubeflow/training-operator v1.9.0 pkg/controller.v1/pytorch/envvar.go (setPodEnv), master.go, elastic.go; "
     "pkg/apis/kubeflow.org/v1/pytorch_defaults.go (nprocPerNode defaults to auto, elastic min/max default to "
@@ -190,7 +191,7 @@ def _torchrun_pods(ns, argv, command, names, envs, gpus, where) -> LauncherLayou
         )
 
     def launcher_env(node, worker):
-        return {"pod": names[node.node_rank], **envs[node.node_rank]}
+        return dict(envs[node.node_rank])
 
     pet = {k: v for k, v in envs[0].items() if k.startswith("PET_")}
     summary = (f"PyTorchJob ({where}): {len(names)} pod{'s' * (len(names) != 1)} running torchrun, "
@@ -204,7 +205,7 @@ def _torchrun_pods(ns, argv, command, names, envs, gpus, where) -> LauncherLayou
     )
     return layout_from_plan(
         plan, launcher="kubeflow", command=argv, summary=summary, mapping=mapping,
-        columns=("pod", "RANK", "WORLD_SIZE"), launcher_env_of=launcher_env, notes=notes, sources=SOURCES,
+        columns=_POD_COLUMNS, launcher_env_of=launcher_env, notes=notes, sources=SOURCES,
     )  # fmt: skip
 
 
@@ -220,7 +221,7 @@ def _separate_jobs(ns, argv, names, envs, spec, where) -> LauncherLayout:
             processes.append(
                 LauncherProcess(
                     rank=worker.rank, local_rank=worker.local_rank, node=node, host=name, order=worker.local_rank,
-                    world_size=nproc, local_world_size=nproc, gpu=worker.gpu, launcher_env={"pod": name, **env},
+                    world_size=nproc, local_world_size=nproc, gpu=worker.gpu, launcher_env=dict(env),
                     torch_env=torch_env, torchrun_rank=node * nproc + worker.local_rank,
                     torchrun_local_rank=worker.local_rank,
                 )
@@ -239,7 +240,8 @@ def _separate_jobs(ns, argv, names, envs, spec, where) -> LauncherLayout:
                f"(no PET_NNODES)")  # fmt: skip
     mapping = (("--nnodes", "(not set: 1)"), ("--node-rank", "(not set: 0)"), ("RANK, WORLD_SIZE…", "torchrun's, per pod"))
     return LauncherLayout(
-        launcher="kubeflow", command=tuple(argv), summary=summary, mapping=mapping, columns=("pod", "RANK", "WORLD_SIZE"),
+        launcher="kubeflow", command=tuple(argv), summary=summary, mapping=mapping, columns=_POD_COLUMNS,
+        torch_columns=("RANK", "LOCAL_RANK", "WORLD_SIZE"),
         hosts=tuple(names), processes=tuple(processes), equivalent=equivalent, notes=tuple(notes), sources=SOURCES,
     )  # fmt: skip
 
@@ -281,7 +283,7 @@ def _plain_pods(argv, command, names, envs, where) -> LauncherLayout:
         processes.append(
             LauncherProcess(
                 rank=rank, local_rank=0, node=node, host=name, order=0, world_size=world, local_world_size=1,
-                gpu=0, launcher_env={"pod": name, **env}, torch_env=torch_env, torchrun_rank=node,
+                gpu=0, launcher_env=dict(env), torch_env=torch_env, torchrun_rank=node,
                 torchrun_local_rank=0,
             )
         )  # fmt: skip
@@ -301,6 +303,7 @@ def _plain_pods(argv, command, names, envs, where) -> LauncherLayout:
         ("MASTER_ADDR/MASTER_PORT", f"<job>-master-0 / the pytorchjob-port ({envs[0]['MASTER_PORT']})"),
     )
     return LauncherLayout(
-        launcher="kubeflow", command=tuple(argv), summary=summary, mapping=mapping, columns=("pod", "RANK", "WORLD_SIZE"),
+        launcher="kubeflow", command=tuple(argv), summary=summary, mapping=mapping, columns=_POD_COLUMNS,
+        torch_columns=("RANK", "LOCAL_RANK", "WORLD_SIZE"),
         hosts=tuple(names), processes=tuple(processes), equivalent=equivalent, notes=tuple(notes), sources=SOURCES,
     )  # fmt: skip

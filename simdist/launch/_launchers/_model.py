@@ -54,7 +54,8 @@ class LauncherLayout:
     command: tuple[str, ...]  # what was typed (after the launcher's name)
     summary: str
     mapping: tuple[tuple[str, str], ...]  # (torch variable, the launcher's variable or rule)
-    columns: tuple[str, ...]  # the launcher's variables worth a column each
+    columns: tuple[tuple[str, str], ...]  # (the launcher's variable, its column header) worth a column each
+    torch_columns: tuple[str, ...]  # torch's names shown as well (those no launcher column maps to)
     hosts: tuple[str, ...]  # machines in the launcher's order (only those that run something)
     processes: tuple[LauncherProcess, ...]  # by rank
     equivalent: LaunchSpec | None  # the torchrun launch with the same processes per machine

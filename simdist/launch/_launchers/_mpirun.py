@@ -303,7 +303,11 @@ def mpirun_layout(argv: Sequence[str], read: Callable[[str], str] | None = None)
                             script=_script(ns.program))  # fmt: skip
     return LauncherLayout(
         launcher="mpirun", command=tuple(argv), summary=summary, mapping=mapping,
-        columns=("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE"),
+        columns=(("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD\n_RANK → RANK"),
+                 ("OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD\n_LOCAL_RANK\n→ LOCAL_RANK"),
+                 ("OMPI_COMM_WORLD_LOCAL_SIZE", "OMPI_COMM_WORLD\n_LOCAL_SIZE →\nLOCAL_WORLD_SIZE"),
+                 ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD\n_SIZE →\nWORLD_SIZE")),
+        torch_columns=(),
         hosts=names, processes=tuple(processes), equivalent=equivalent, notes=tuple(notes), sources=SOURCES,
     )  # fmt: skip
 

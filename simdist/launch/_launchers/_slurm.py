@@ -236,7 +236,9 @@ def slurm_layout(argv: Sequence[str]) -> LauncherLayout:
     )
     return LauncherLayout(
         launcher="slurm", command=tuple(argv), summary=summary, mapping=mapping,
-        columns=("SLURM_PROCID", "SLURM_LOCALID", "SLURM_NODEID"), hosts=hosts, processes=tuple(processes),
+        columns=(("SLURM_PROCID", "SLURM_PROCID\n→ RANK"), ("SLURM_LOCALID", "SLURM_LOCALID\n→ LOCAL_RANK"),
+                 ("SLURM_NODEID", "SLURM_NODEID\n→ GROUP_RANK"), ("SLURM_NTASKS", "SLURM_NTASKS\n→ WORLD_SIZE")),
+        torch_columns=("LOCAL_WORLD_SIZE",), hosts=hosts, processes=tuple(processes),
         equivalent=equivalent, notes=tuple(notes), sources=SOURCES,
     )  # fmt: skip
 
