@@ -47,6 +47,8 @@ def _parser() -> Parser:
     parser.add_argument("--map-by", "-map-by", dest="map_by")
     parser.add_argument("--rank-by", "-rank-by", dest="rank_by")
     parser.add_argument("-npernode", "--npernode", "-N", dest="npernode")
+    parser.add_argument("-pernode", "--pernode", action="store_const", const="1", dest="pernode")
+    parser.add_argument("-npersocket", "--npersocket", dest="npersocket")
     parser.add_argument("--bynode", "-bynode", action="store_true")
     parser.add_argument("--byslot", "-byslot", action="store_true")
     parser.add_argument("--oversubscribe", "-oversubscribe", action="store_true")
@@ -61,28 +63,37 @@ def _parser() -> Parser:
     return parser
 
 
-def read_hostfile(text: str) -> list[tuple[str, int]]:
-    """An Open MPI hostfile: ``host [slots=N] [max_slots=M]`` per line, ``#`` comments."""
-    hosts: dict[str, int] = {}
+def read_hostfile(text: str) -> list[tuple[str, int | None, int | None]]:
+    """An Open MPI hostfile: ``host [slots=N] [max_slots=M]`` per line, ``#`` comments.
+
+    Returns (host, slots, max_slots); slots is ``max_slots`` when only that is given (mpirun(1)),
+    and None when neither is: one slot, but then mpirun insists on ``-np``.
+    """
+    hosts: dict[str, list] = {}
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
         name, *fields = line.split()
-        slots = 1
+        slots, limit = None, None
         for field in fields:
             key, _, value = field.partition("=")
             if key in ("slots", "count", "cpu"):
                 slots = positive(f"hostfile line {number}: slots", value, 0)
-            elif key not in ("max_slots", "max-slots"):
+            elif key in ("max_slots", "max-slots"):
+                limit = positive(f"hostfile line {number}: max_slots", value, 0)
+            else:
                 raise ConfigError(f"hostfile line {number}: unknown field {field!r} (expected slots=N or max_slots=N)")
-        hosts[name] = hosts.get(name, 0) + slots  # a host listed twice adds its slots
+        slots = slots if slots is not None else limit  # None: not said (one slot, but -np is then required)
+        entry = hosts.setdefault(name, [None, None])
+        entry[0] = slots if entry[0] is None else entry[0] + (slots or 1)  # a host listed twice adds its slots
+        entry[1] = limit if limit is not None else entry[1]
     if not hosts:
         raise ConfigError("the hostfile lists no hosts")
-    return list(hosts.items())
+    return [(name, slots, limit) for name, (slots, limit) in hosts.items()]
 
 
-def _dash_host(values: Sequence[str]) -> list[tuple[str, int]]:
+def _dash_host(values: Sequence[str]) -> list[tuple[str, int, int | None]]:
     hosts: dict[str, int] = {}
     for value in values:
         for item in value.split(","):
@@ -90,7 +101,7 @@ def _dash_host(values: Sequence[str]) -> list[tuple[str, int]]:
                 continue
             name, sep, count = item.strip().partition(":")
             hosts[name] = hosts.get(name, 0) + (positive(f"-H {item}", count) if sep else 1)
-    return list(hosts.items())
+    return [(name, slots, None) for name, slots in hosts.items()]
 
 
 def mpirun_map(slots: Sequence[int], np: int, policy: str, oversubscribe: bool, per_node: int = 0) -> list[list[int]]:
@@ -192,8 +203,10 @@ def _bynode_counts(slots: Sequence[int], np: int) -> list[int]:
 
 def _policy(ns) -> tuple[str, int, bool | None]:
     """(slot|node|ppr, per-node count, oversubscribe from a modifier or None)."""
-    if ns.npernode is not None:
-        return "ppr", positive("-npernode", ns.npernode), None
+    if ns.npersocket is not None:
+        raise ConfigError("mpirun: -npersocket depends on each host's sockets, which simdist does not know")
+    if ns.npernode is not None or ns.pernode is not None:
+        return "ppr", positive("-npernode", ns.npernode or ns.pernode), None
     if ns.bynode:
         return "node", 0, None
     if ns.map_by is None or ns.byslot:
@@ -226,7 +239,14 @@ def mpirun_layout(argv: Sequence[str], read: Callable[[str], str] | None = None)
     if ns.host and ns.hostfile:
         raise ConfigError("mpirun: give -H or --hostfile, not both (simdist does not model their intersection)")
     if ns.hostfile:
-        hosts = read_hostfile(_read(ns.hostfile, read))
+        listed = read_hostfile(_read(ns.hostfile, read))
+        if ns.np is None and ns.npernode is None and ns.pernode is None and not (ns.map_by or "").startswith("ppr") \
+                and any(slots is None for _, slots, _ in listed):  # fmt: skip
+            raise ConfigError(
+                "mpirun: Either the -host or -hostfile options were given, but the number of processes to start was "
+                "omitted. This combination is not supported. (a hostfile line without slots= needs -np)"
+            )
+        hosts = [(name, 1 if slots is None else slots, limit) for name, slots, limit in listed]
     elif ns.host:
         hosts = _dash_host(ns.host)
     else:
@@ -239,20 +259,22 @@ def mpirun_layout(argv: Sequence[str], read: Callable[[str], str] | None = None)
     elif policy == "ppr":
         np = per_node * max(len(hosts), 1)
     elif hosts:
-        np = sum(slots for _, slots in hosts)
+        np = sum(slots for _, slots, _ in hosts)
         if np == 0:
             raise ConfigError("mpirun: the hosts have no slots and -np is missing")
     else:
         raise ConfigError("mpirun: give -np (without hosts, Open MPI counts this machine's cores)")
     if not hosts:
-        hosts = [("localhost", np)]
+        hosts = [("localhost", np, None)]
         notes.append("no -H or --hostfile: every process runs on this machine (Open MPI allows one per core)")
     oversubscribe = ns.oversubscribe or bool(modifier)
     if ns.nooversubscribe or modifier is False:
         oversubscribe = False
-    slots = [s for _, s in hosts]
+    slots = [s for _, s, _ in hosts]
+    if np > sum(slots) and any(limit is not None for _, _, limit in hosts):
+        raise ConfigError("mpirun: oversubscribing hosts with max_slots is not modelled by simdist")
     placement = mpirun_map(slots, np, policy, oversubscribe, per_node)
-    used = [(name, ranks) for (name, _), ranks in zip(hosts, placement, strict=True) if ranks]
+    used = [(name, ranks) for (name, _, _), ranks in zip(hosts, placement, strict=True) if ranks]
     names = tuple(name for name, _ in used)
     counts = [len(ranks) for _, ranks in used]
     places = torchrun_places(counts)
@@ -276,7 +298,7 @@ def mpirun_layout(argv: Sequence[str], read: Callable[[str], str] | None = None)
                 )
             )  # fmt: skip
     processes.sort(key=lambda p: p.rank)
-    over = [name for (name, s), ranks in zip(hosts, placement, strict=True) if len(ranks) > s]
+    over = [name for (name, s, _), ranks in zip(hosts, placement, strict=True) if len(ranks) > s]
     if over:
         notes.append(f"oversubscribed: {', '.join(over)} run more processes than their slots")
     if policy == "node" and any(not p.same_as_torchrun for p in processes):
