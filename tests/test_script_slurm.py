@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -52,7 +53,7 @@ def _which(name: str) -> str | None:
     return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def slurm(tmp_path_factory):
     """A running one-node cluster: yields the environment to run Slurm commands with."""
     if os.geteuid() != 0:
@@ -139,33 +140,34 @@ def worker(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("sbatch_options", [(), ("--ntasks-per-node=2",)], ids=["as-written", "sbatch-asks-for-2-tasks"])
-def test_slurm_script_one_torchrun_per_node_env_as_explained(capsys, tmp_path, slurm, worker, sbatch_options):
+def _check_torchrun_job(capsys, tmp_path, slurm, worker, sbatch_options: tuple[str, ...]) -> None:
+    """The --slurm script: one torchrun per node, every worker's env as `explain` predicts."""
     out = tmp_path / "out"
-    out.mkdir()
+    out.mkdir(parents=True)
     port = _free_port()
     script = tmp_path / "job.sbatch"
     _simdist(capsys, "script", "--slurm", "--nnodes", "1", "--nproc", "2", "--master-port", str(port), "--torchrun",
              f"{sys.executable} -m torch.distributed.run", "-o", str(script), str(worker), str(out))  # fmt: skip
     job = _submit(slurm, script, *sbatch_options)
     records = _records(out)
-    assert sorted(records) == [0, 1], "exactly nproc workers: one torchrun, not one per sbatch task"
+    assert sorted(records) == [0, 1], f"{sbatch_options}: exactly nproc workers, one torchrun, not one per sbatch task"
     header = next(line for line in script.read_text().splitlines() if line.startswith("#   simdist explain -- "))
     pasted = header[len("#   simdist explain -- "):].replace("NODE0", slurm["host"]).replace("JOBID", job)
-    predicted = json.loads(_simdist(capsys, "explain", "-f", "json", "--", *__import__("shlex").split(pasted)))
+    predicted = json.loads(_simdist(capsys, "explain", "-f", "json", "--", *shlex.split(pasted)))
     for plan in predicted["workers"]:
         env = records[plan["rank"]]["env"]
         assert records[plan["rank"]]["sum"] == 3.0
         for key, value in plan["env"].items():
             if value is not None:
-                assert env.get(key) == value, (plan["rank"], key, env.get(key), value)
+                assert env.get(key) == value, (sbatch_options, plan["rank"], key, env.get(key), value)
         assert env["TORCHELASTIC_RUN_ID"] == job  # the job id is the rendezvous id
         assert (env["SLURM_NTASKS"], env["SLURM_PROCID"], env["SLURM_LOCALID"]) == ("1", "0", "0")
 
 
-def test_slurm_native_tasks_get_the_ranks_explain_from_slurm_shows(capsys, tmp_path, slurm, worker):
+def _check_native_job(capsys, tmp_path, slurm, worker) -> None:
+    """The --slurm-native script: each task's ranks are what `explain --from slurm` shows."""
     out = tmp_path / "out"
-    out.mkdir()
+    out.mkdir(parents=True)
     script = tmp_path / "native.sbatch"
     _simdist(capsys, "script", "--slurm-native", "--nnodes", "1", "--nproc", "2", "--master-port", str(_free_port()),
              "--python", sys.executable, "-o", str(script), str(worker), str(out))  # fmt: skip
@@ -182,3 +184,10 @@ def test_slurm_native_tasks_get_the_ranks_explain_from_slurm_shows(capsys, tmp_p
         for key in ("SLURM_PROCID", "SLURM_LOCALID", "SLURM_NODEID", "SLURM_NTASKS"):
             assert env.get(key) == process["launcher_env"][key], (process["rank"], key)
         assert "TORCHELASTIC_RUN_ID" not in env  # no torchrun in this convention
+
+
+def test_sbatch_scripts_on_a_real_one_node_slurm(capsys, tmp_path, slurm, worker):
+    """One cluster, three jobs (one test, so that parallel test workers never start two clusters)."""
+    _check_torchrun_job(capsys, tmp_path / "as-written", slurm, worker, ())
+    _check_torchrun_job(capsys, tmp_path / "sbatch-asks-for-2-tasks", slurm, worker, ("--ntasks-per-node=2",))
+    _check_native_job(capsys, tmp_path / "native", slurm, worker)

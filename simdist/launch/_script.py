@@ -424,8 +424,8 @@ def slurm_script(spec: LaunchSpec, options: ScriptOptions) -> str:
     what = [
         f"One torchrun per node ({spec.nnodes} node{'s' * (spec.max_nodes != 1)} × {nproc} workers), written by "
         "`simdist script --slurm`.",
-        "srun starts exactly one task per node, whatever sbatch was given (--ntasks-per-node=8 on the",
-        "command line would otherwise start 8 torchruns per node: 64 processes, 'Duplicate GPU detected').",
+        "srun starts exactly one task per node, whatever sbatch was given: `sbatch --ntasks-per-node=8` would",
+        "otherwise start 8 torchruns per node, each with its workers (64 processes on 8 GPUs: 'Duplicate GPU').",
         "Every node runs:",
         f"  {' '.join(options.torchrun[0])} {shown}",
         f"(NODE0: the allocation's first node, JOBID: the job id.) The workers' ranks and environment:",

@@ -293,8 +293,9 @@ def _plain_pods(argv, command, names, envs, where) -> LauncherLayout:
             f"ranks {len(names)}..{world - 1}, which never come. Run torchrun in the pods, or set nprocPerNode to 1"
         )
     notes.append("LOCAL_RANK is not set: a plain process in a pod must pick its GPU itself (usually 0)")
+    script = command[1:] if os.path.basename(command[0]).startswith("python") and len(command) > 1 else command
     equivalent = LaunchSpec(nnodes=len(names), nproc_per_node=1, master_addr=envs[0]["MASTER_ADDR"],
-                            master_port=int(envs[0]["MASTER_PORT"]), script=tuple(command))  # fmt: skip
+                            master_port=int(envs[0]["MASTER_PORT"]), script=tuple(script))  # fmt: skip
     summary = f"PyTorchJob ({where}): {len(names)} pods, one plain process each ({command[0]}), WORLD_SIZE={world}"
     mapping = (
         ("RANK", "RANK (the operator's: master 0, worker i → i+1)"),
