@@ -74,6 +74,7 @@ def slurm(tmp_path_factory):
         f"SlurmctldLogFile={root}/ctld.log", f"SlurmdLogFile={root}/d.log", "ProctrackType=proctrack/linuxproc",
         "TaskPlugin=task/none", "SelectType=select/cons_tres", "SelectTypeParameters=CR_Core",
         f"SlurmctldPort={_free_port()}", f"SlurmdPort={_free_port()}", "ReturnToService=2", "MpiDefault=none",
+        "MinJobAge=4",  # sbatch --wait then polls every 2 s instead of sleeping 2, 8, 32 s (sbatch.c _job_wait)
         f"NodeName={host} CPUs={os.cpu_count()} State=UNKNOWN",
         f"PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP", "",
     ]))  # fmt: skip
