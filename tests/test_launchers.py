@@ -17,13 +17,14 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simdist._errors import ConfigError
 from simdist.cli import main
 from simdist.launch._launchers import launcher_layout
 from simdist.launch._launchers._deepspeed import parse_hostfile, resource_filter
 from simdist.launch._launchers._model import expand_hostlist
-from simdist.launch._launchers._mpirun import mpirun_map
 from simdist.launch._launchers._slurm import slurm_task_layout, tasks_per_node_text
 
 
@@ -499,3 +500,34 @@ def test_explain_from_loads_nothing_heavy():
             "print(' '.join(m for m in ('torch', 'matplotlib', 'numpy', 'hypothesis') if m in sys.modules))")  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.split() == []
+
+
+# -- any input: a layout or one ConfigError, never a traceback ----------------------------------------------------
+
+_WORDS = {
+    "slurm": ["-N", "-n", "--ntasks-per-node", "-m", "block", "cyclic", "plane=2", "-c", "--cpus-per-node", "-w",
+              "node[1-3]", "a,b", "2", "0", "-1", "x", "3,1", "train.py", "--exclusive"],
+    "mpirun": ["mpirun", "-np", "-H", "a:2,b", "a", "--map-by", "node", "slot", "ppr:2:node", "ppr:x", "-npernode",
+               "--oversubscribe", "--rank-by", "3", "0", "x", "python", "t.py", "--mca", "k", "v"],
+    "accelerate": ["accelerate", "launch", "--num_processes", "--num-machines", "--machine_rank", "--main_process_ip",
+                   "h", "--main_process_port", "--same_network", "--gpu_ids", "0,1", "4", "3", "0", "x", "t.py"],
+    "deepspeed": ["deepspeed", "--num_gpus", "--num_nodes", "--include", "--exclude", "a:0", "a@b", "--master_port",
+                  "2", "x", "--no_local_rank", "t.py"],
+    "kubeflow": ["--master-replicas", "--worker-replicas", "--nproc-per-node", "--operator", "1.6", "v1.9", "--elastic",
+                 "--min-replicas", "--max-replicas", "--gpus-per-node", "2", "0", "auto", "x", "torchrun", "python",
+                 "t.py"],
+}  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.sampled_from(sorted(_WORDS)).flatmap(
+    lambda name: st.tuples(st.just(name), st.lists(st.sampled_from(_WORDS[name]), max_size=9))))  # fmt: skip
+def test_any_launcher_command_gives_a_layout_or_one_config_error(case):
+    name, words = case
+    try:
+        result = launcher_layout(name, words)
+    except ConfigError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert sorted(p.rank for p in result.processes) == list(range(result.world_size))
+    assert all(0 <= p.local_rank < p.local_world_size for p in result.processes if p.torch_env.get("LOCAL_RANK"))

@@ -428,7 +428,7 @@ def slurm_script(spec: LaunchSpec, options: ScriptOptions) -> str:
         "otherwise start 8 torchruns per node, each with its workers (64 processes on 8 GPUs: 'Duplicate GPU').",
         "Every node runs:",
         f"  {' '.join(options.torchrun[0])} {shown}",
-        f"(NODE0: the allocation's first node, JOBID: the job id.) The workers' ranks and environment:",
+        "(NODE0: the allocation's first node, JOBID: the job id.) The workers' ranks and environment:",
         f"  simdist explain -- torchrun {shown}",
     ]
     lines = _sbatch_header(spec, options, 1, what)

@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from ..._errors import ConfigError
 from .._plan import make_plan
 from .._spec import LaunchSpec
-from ._model import LauncherLayout, LauncherProcess, Parser, positive
+from ._model import LauncherLayout, Parser, layout_from_plan, positive
 
-__all__ = ["accelerate_layout", "layout_from_plan"]
+__all__ = ["accelerate_layout"]
 
 SOURCES = (
     "accelerate 1.14.0 src/accelerate/utils/launch.py: prepare_multi_gpu_env "
@@ -56,34 +56,6 @@ def _parser() -> Parser:
         parser.ignore(*_both(name), flag=True)
     parser.add_argument("program", nargs=argparse.REMAINDER)
     return parser
-
-
-def layout_from_plan(plan, *, launcher: str, command, summary, mapping, columns, launcher_env_of, notes, sources,
-                     args_of=None, torch_columns=("RANK", "LOCAL_RANK", "WORLD_SIZE")) -> LauncherLayout:  # fmt: skip
-    """A layout whose processes *are* torchrun's workers (accelerate, Kubeflow pods running torchrun)."""
-    processes = []
-    nodes = plan.nodes_by_group_rank
-    hosts = tuple(n.host or f"machine {n.node_rank}" for n in nodes)
-    for index, node in enumerate(nodes):
-        for rank in node.ranks:
-            worker = plan.workers[rank]
-            env = worker.env
-            torch_env = {k: env.get(k) for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK",
-                                                 "MASTER_ADDR", "MASTER_PORT")}  # fmt: skip
-            processes.append(
-                LauncherProcess(
-                    rank=worker.rank, local_rank=worker.local_rank, node=index, host=hosts[index],
-                    order=worker.local_rank, world_size=plan.world_size, local_world_size=node.nproc,
-                    gpu=worker.gpu, launcher_env=launcher_env_of(node, worker), torch_env=torch_env,
-                    args=tuple(args_of(worker)) if args_of else (), torchrun_rank=worker.rank,
-                    torchrun_local_rank=worker.local_rank,
-                )
-            )  # fmt: skip
-    return LauncherLayout(
-        launcher=launcher, command=tuple(command), summary=summary, mapping=mapping, columns=columns,
-        torch_columns=torch_columns, hosts=hosts,
-        processes=tuple(processes), equivalent=plan.spec, notes=tuple(notes), sources=sources,
-    )  # fmt: skip
 
 
 def accelerate_layout(argv: Sequence[str]) -> LauncherLayout:

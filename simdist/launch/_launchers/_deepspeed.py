@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 
 from ..._errors import ConfigError
 from .._spec import LaunchSpec
-from ._model import LauncherLayout, LauncherProcess, Parser, positive, torchrun_places
+from ._model import LauncherLayout, LauncherProcess, Parser, torchrun_places
 
 __all__ = ["deepspeed_layout", "parse_hostfile", "resource_filter"]
 

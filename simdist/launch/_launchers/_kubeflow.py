@@ -31,8 +31,7 @@ from ..._errors import ConfigError
 from .._plan import make_plan
 from .._spec import LaunchSpec
 from .._torchrun_args import spec_from_command
-from ._accelerate import layout_from_plan
-from ._model import LauncherLayout, LauncherProcess, Parser, positive
+from ._model import LauncherLayout, LauncherProcess, Parser, layout_from_plan, positive
 
 __all__ = ["OPERATOR_VERSIONS", "kubeflow_layout", "pod_env"]
 

@@ -146,7 +146,7 @@ def _byslot_counts(slots: Sequence[int], np: int) -> list[int]:
         return counts
     left = np - mapped  # oversubscribed: spread the rest, the first hosts one more
     extra, with_one_more = divmod(left, len(slots))
-    for i, room in enumerate(slots):
+    for i in range(len(slots)):
         take = min(extra + (1 if i < with_one_more else 0), np - mapped)
         counts[i] += take
         mapped += take
