@@ -238,6 +238,8 @@ def test_overwrites_atomically_and_leaves_no_temporary(capsys, tmp_path):
          "--torchrun lists 3 values"),
         (["--nnodes", "2", "--hosts", HOSTS, "--cpus-per-task", "4", "t.py"], "only used with --slurm"),
         (["--nnodes", "2", "--slurm", "--slurm-native", "t.py"], "pick one"),
+        (["--nnodes", "2", "--slurm", "--python", "python3.11", "t.py"], "only used with --slurm-native"),
+        (["--nnodes", "2", "--slurm-native", "--torchrun", "/x/torchrun", "t.py"], "runs no torchrun"),
         (["--nnodes", "2", "--nproc", "2,4", "--slurm", "t.py"], "the same --nproc on every node"),
         (["--nnodes", "2", "--slurm", "--hosts", HOSTS, "t.py"], "the allocation decides"),
         (["--nnodes", "2", "--slurm-native", "--max-restarts", "1", "t.py"], "no --max-restarts"),

@@ -149,12 +149,13 @@ def script(
         import dataclasses
 
         spec = dataclasses.replace(spec, node_rank=None)
-    slurm_only = {"--python": python != "python3" and not slurm_native, "--cpus-per-task": cpus_per_task is not None,
-                  "--job-name": job_name is not None}  # fmt: skip
-    if not (slurm or slurm_native):
-        from ._shared_options import refuse_unused
+    from ._shared_options import refuse_unused
 
-        refuse_unused("only used with --slurm or --slurm-native", slurm_only)
+    refuse_unused("only used with --slurm-native", {"--python": python != "python3" and not slurm_native})
+    refuse_unused("--slurm-native runs no torchrun", {"--torchrun": bool(torchrun) and slurm_native})
+    if not (slurm or slurm_native):
+        refuse_unused("only used with --slurm or --slurm-native",
+                      {"--cpus-per-task": cpus_per_task is not None, "--job-name": job_name is not None})  # fmt: skip
     options = _script.ScriptOptions(
         ifnames=None if ifname is None else tuple(i.strip() for i in ifname.split(",")),
         env_for=_env_for(env_for),
