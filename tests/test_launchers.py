@@ -251,15 +251,16 @@ def test_mpirun_placement_matches_real_open_mpi(tmp_path, hostfile, options):
 
 @pytest.mark.real
 @pytest.mark.skipif(MPIRUN is None, reason="LOUD SKIP: Open MPI's mpirun is not installed (apt-get install openmpi-bin)")
-def test_mpirun_np_3_env_matches_real_open_mpi(capsys):
-    dump = "import json, os; print(json.dumps({k: v for k, v in os.environ.items() if k.startswith('OMPI_COMM_WORLD')}))"
-    done = subprocess.run([MPIRUN, "--allow-run-as-root", "--oversubscribe", "-np", "3", sys.executable, "-c", dump],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+def test_mpirun_np_3_env_matches_real_open_mpi(capsys, tmp_path):
+    """Each process writes its OMPI_COMM_WORLD_* variables to its own file (stdout lines could interleave)."""
+    dump = ("import json, os, sys\nenv = {k: v for k, v in os.environ.items() if k.startswith('OMPI_COMM_WORLD')}\n"
+            "open(os.path.join(sys.argv[1], 'rank%s.json' % env['OMPI_COMM_WORLD_RANK']), 'w').write(json.dumps(env))")  # fmt: skip
+    done = subprocess.run([MPIRUN, "--allow-run-as-root", "--oversubscribe", "-np", "3", sys.executable, "-c", dump,
+                           str(tmp_path)], capture_output=True, text=True, timeout=120)  # fmt: skip
     if done.returncode != 0 and "root" in done.stderr:
         pytest.skip(f"LOUD SKIP: mpirun refused to run here: {done.stderr.strip()[:200]}")
     assert done.returncode == 0, done.stderr
-    real = sorted((json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")),
-                  key=lambda env: int(env["OMPI_COMM_WORLD_RANK"]))  # fmt: skip
+    real = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in range(3)]
     code, out, err = run(capsys, "explain", "--from", "mpirun", "-f", "json", "--", "mpirun", "-np", "3", "python", "t.py")
     assert code == 0, err
     predicted = [p["launcher_env"] for p in json.loads(out)["processes"]]
