@@ -239,6 +239,7 @@ def test_overwrites_atomically_and_leaves_no_temporary(capsys, tmp_path):
         (["--nnodes", "2", "--hosts", HOSTS, "--cpus-per-task", "4", "t.py"], "only used with --slurm"),
         (["--nnodes", "2", "--slurm", "--slurm-native", "t.py"], "pick one"),
         (["--nnodes", "2", "--slurm", "--python", "python3.11", "t.py"], "only used with --slurm-native"),
+        (["--nnodes", "2", "--slurm", "--job-name", "a\\b", "t.py"], "cannot hold a backslash"),
         (["--nnodes", "2", "--slurm-native", "--torchrun", "/x/torchrun", "t.py"], "runs no torchrun"),
         (["--nnodes", "2", "--nproc", "2,4", "--slurm", "t.py"], "the same --nproc on every node"),
         (["--nnodes", "2", "--slurm", "--hosts", HOSTS, "t.py"], "the allocation decides"),

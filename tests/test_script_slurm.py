@@ -147,8 +147,10 @@ def _check_torchrun_job(capsys, tmp_path, slurm, worker, sbatch_options: tuple[s
     out.mkdir(parents=True)
     port = _free_port()
     script = tmp_path / "job.sbatch"
+    name = "it's job #1 $(x)"  # quotes, a '#' and a would-be command: #SBATCH must read it back as written
     _simdist(capsys, "script", "--slurm", "--nnodes", "1", "--nproc", "2", "--master-port", str(port), "--torchrun",
-             f"{sys.executable} -m torch.distributed.run", "-o", str(script), str(worker), str(out))  # fmt: skip
+             f"{sys.executable} -m torch.distributed.run", "--job-name", name, "-o", str(script), str(worker),
+             str(out))  # fmt: skip
     job = _submit(slurm, script, *sbatch_options)
     records = _records(out)
     assert sorted(records) == [0, 1], f"{sbatch_options}: exactly nproc workers, one torchrun, not one per sbatch task"
@@ -163,6 +165,7 @@ def _check_torchrun_job(capsys, tmp_path, slurm, worker, sbatch_options: tuple[s
                 assert env.get(key) == value, (sbatch_options, plan["rank"], key, env.get(key), value)
         assert env["TORCHELASTIC_RUN_ID"] == job  # the job id is the rendezvous id
         assert (env["SLURM_NTASKS"], env["SLURM_PROCID"], env["SLURM_LOCALID"]) == ("1", "0", "0")
+        assert env["SLURM_JOB_NAME"] == name
 
 
 def _check_native_job(capsys, tmp_path, slurm, worker) -> None:

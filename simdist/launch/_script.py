@@ -141,6 +141,8 @@ def _check_common(spec: LaunchSpec, options: ScriptOptions) -> None:
         _check_text("--job-name", options.job_name)
         if "\n" in options.job_name or "\r" in options.job_name:
             raise ConfigError("--job-name cannot span lines (#SBATCH reads one line)")
+        if "\\" in options.job_name:  # sbatch's get_argument takes a backslash as an escape even in quotes
+            raise ConfigError("--job-name cannot hold a backslash: #SBATCH lines would read it as an escape")
     _check_env_for(spec, options)
 
 
