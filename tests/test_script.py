@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from simdist.cli import main
 from simdist.launch._commands import launcher_env_for, torchrun_argv, torchrun_command
-from simdist.launch._plan import make_plan
+from simdist import make_plan
 from simdist.launch._script import ScriptOptions, check_ifname, hosts_script, prepare_hosts_spec
 from simdist.launch._spec import LaunchSpec
 

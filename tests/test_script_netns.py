@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from simdist.launch._plan import make_plan
+from simdist import make_plan
 from simdist.launch._script import ScriptOptions, hosts_script, prepare_hosts_spec
 from simdist.launch._spec import LaunchSpec
 

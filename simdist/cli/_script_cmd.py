@@ -195,7 +195,7 @@ def _run_from_console() -> bool:
 
 
 def _print_warnings(spec: LaunchSpec) -> None:
-    from ..launch._plan import make_plan
+    from ..launch._make import make_plan
 
     for warning in make_plan(spec).warnings:
         if warning.level == "warning":

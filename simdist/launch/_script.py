@@ -243,6 +243,7 @@ def hosts_script(spec: LaunchSpec, options: ScriptOptions) -> str:
     launchers = _per_host("--torchrun", options.torchrun, n)
     lines = [
         "#!/usr/bin/env bash",
+        "# shellcheck disable=SC2016  # values are single-quoted on purpose: nothing in them may expand",
         f"# One launch script for all {n} machine{'s' * (n != 1)} of this torchrun job, written by `simdist script`.",
         "# Run this same file on every machine. It finds this machine among the hosts below by its own",
         "# addresses (hostname -I, ip -o addr: whole addresses, never a part of one), takes that node's",

@@ -20,7 +20,7 @@ import argparse
 from collections.abc import Sequence
 
 from ..._errors import ConfigError
-from .._plan import make_plan
+from .._make import make_plan
 from .._spec import LaunchSpec
 from ._model import LauncherLayout, Parser, layout_from_plan, positive
 

@@ -28,7 +28,7 @@ import os
 from collections.abc import Sequence
 
 from ..._errors import ConfigError
-from .._plan import make_plan
+from .._make import make_plan
 from .._spec import LaunchSpec
 from .._torchrun_args import spec_from_command
 from ._model import LauncherLayout, LauncherProcess, Parser, layout_from_plan, positive
