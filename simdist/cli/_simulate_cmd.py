@@ -11,7 +11,7 @@ from ..collectives._algorithms import ALL_REDUCE_ALGORITHMS
 from .._errors import ConfigError
 from ..launch._spec import LaunchSpec
 from . import app
-from ._launch_options import COMMAND_PARAMETER, launch_options
+from ._launch_options import launch_options
 from ._shared_options import (
     DEFAULT_REPORT, DEFAULT_TIMEOUT, Backend, BackendOption, LocalNodesOption, PlotOption, RealOption, ReportOption,
     TimeoutOption, refuse_real_options_without_real, refuse_unused,
@@ -19,6 +19,7 @@ from ._shared_options import (
 
 SIM_PANEL = "Simulation"
 SCENARIO_PANEL = "Scenario and collectives"
+SCRIPT_PANEL = "Your script"
 
 
 Algorithm = Enum("Algorithm", {name: name for name in ("auto", *ALL_REDUCE_ALGORITHMS)}, type=str)
@@ -73,8 +74,32 @@ def _backend(choice: str, spec: LaunchSpec) -> str:
     return "nccl" if all(g is not None for n in plan.nodes for g in n.gpus) else "gloo"
 
 
-@app.command()
-@launch_options
+SCRIPT_PARAMETER = Annotated[
+    Optional[list[str]],
+    typer.Argument(
+        help="The training script and its arguments, run unmodified on every rank (train.py --lr 0.1); "
+        "or, after `--`, a whole torchrun command.",
+        show_default=False,
+        metavar="[SCRIPT.py ARGS… | -- TORCHRUN COMMAND…]",
+    ),
+]
+
+
+def _local_ranks(text: str | None) -> set[int] | None:
+    """torchrun's ``--local-ranks-filter``: which local ranks' output to show."""
+    if text is None:
+        return None
+    try:
+        ranks = {int(r) for r in text.split(",")}
+    except ValueError:
+        raise ConfigError("--local-ranks-filter must be a comma-separated list of integers e.g. "
+                          "--local-ranks-filter=0,1,2") from None  # fmt: skip
+    return ranks
+
+
+# Options stop at the script's name, as torchrun's do: what follows belongs to the script.
+@app.command(context_settings={"allow_interspersed_args": False})
+@launch_options(scripts=True)
 def simulate(
     spec: LaunchSpec,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the one RNG (start jitter, ties).", rich_help_panel=SIM_PANEL)] = 0,
@@ -120,22 +145,40 @@ def simulate(
     latency_inter: Annotated[float, typer.Option("--latency-inter", help="α between nodes, µs.", rich_help_panel=SCENARIO_PANEL)] = 10.0,
     bandwidth_inter: Annotated[float, typer.Option("--bandwidth-inter", help="Bandwidth between nodes, GB/s.", rich_help_panel=SCENARIO_PANEL)] = 25.0,
     steps: Annotated[bool, typer.Option("--steps/--no-steps", help="Record every algorithm step in the trace.", rich_help_panel=SCENARIO_PANEL)] = True,
+    module: Annotated[bool, typer.Option("--module", "-m", help="The script is a module (python -m), as torchrun's -m.",
+                                         rich_help_panel=SCRIPT_PANEL)] = False,
+    wall_timeout: Annotated[
+        float, typer.Option("--wall-timeout", help="Real seconds a rank may compute without calling torch.distributed "
+                            "or time before it is stopped and named.", rich_help_panel=SCRIPT_PANEL)
+    ] = 60.0,
+    local_ranks_filter: Annotated[
+        Optional[str], typer.Option("--local-ranks-filter", help="Show only these local ranks' output (0,1), as torchrun.",
+                                    rich_help_panel=SCRIPT_PANEL, metavar="R0,R1,…")
+    ] = None,
     plot: PlotOption = None,
     real: RealOption = False,
     local_nodes: LocalNodesOption = False,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
     report: ReportOption = DEFAULT_REPORT,
-    command: COMMAND_PARAMETER = None,
+    command: SCRIPT_PARAMETER = None,
 ) -> int:
     """Simulate the launch — agents, rendezvous, ranks, workers, failures — on a virtual clock.
 
-    [bold]simdist simulate --nnodes 2 --nproc 2 --seed 7[/bold]  ·  [bold]simdist simulate --nnodes 2 --start-times 0,1000[/bold]
+    [bold]simdist simulate --nnodes 2 --nproc 2 train.py --epochs 3[/bold]  ·  [bold]simdist simulate --nnodes 2 --start-times 0,1000[/bold]
     """
     from ..program._simulate import simulate as run_simulation
     from ..sim._simulation import SimOptions, parse_failure
     from ..sim._timeline import render_timeline
 
     refuse_real_options_without_real(real, local_nodes, timeout, report)
+    runs_script = bool(command)  # a script after the options, or inside a pasted torchrun command
+    if runs_script and scenario is not None:
+        raise ConfigError("give a --scenario or a script to run, not both")
+    if module and not runs_script:
+        raise ConfigError("-m/--module needs a module name to run: simdist simulate -m package.module ARGS…")
+    if not 0 < wall_timeout < float("inf"):
+        raise ConfigError("--wall-timeout must be a positive number of seconds")
+    local_ranks = _local_ranks(local_ranks_filter)
     if real:
         from ._real_view import run as run_real
 
@@ -159,7 +202,7 @@ def simulate(
         raise ConfigError("--bandwidth-* must be positive and --latency-* not negative (finite numbers)")
     options = SimOptions(work=work)
     scenario_options = None
-    if scenario is not None:
+    if scenario is not None or runs_script:
         from ..collectives._algorithms import CostModel
         from ..program._scenario import ScenarioOptions
 
@@ -176,7 +219,11 @@ def simulate(
         node_ranks=_ints("--node-ranks", node_ranks),
         options=options,
         scenario=scenario,
+        script=spec.script if runs_script else None,
+        module=module or spec.module,
+        no_python=spec.no_python,
         scenario_options=scenario_options,
+        wall_timeout=wall_timeout,
     )
     if trace is not None:
         from ..documents._io import write_atomic
@@ -185,7 +232,7 @@ def simulate(
     if format is SimulateFormat.json:
         sys.stdout.write(result.to_json() + "\n")
     else:
-        sys.stdout.write(render_timeline(result) + "\n")
+        sys.stdout.write(render_timeline(result, local_ranks) + "\n")
     if plot is not None:
         from ..plot import draw, save
 

@@ -47,9 +47,11 @@ class ProgramRunner:
 
     def __init__(self, sim: Simulation, program: Scenario | Script, options: ScenarioOptions, *,
                  wall_timeout: float = DEFAULT_WALL_TIMEOUT) -> None:  # fmt: skip
+        import torch
         import torch.distributed as dist
 
         from ..collectives import _torch_world
+        from ..collectives._functional import functional_collectives
 
         self.sim = sim
         self.program = program
@@ -64,6 +66,9 @@ class ProgramRunner:
         try:
             self._stack.enter_context(_torch_world.install())
             _torch_world.set_backend_factory(self._create_pg)
+            self._stack.enter_context(functional_collectives())
+            # autograd runs backward on the rank's own thread (as torch's threaded test group does)
+            self._stack.enter_context(torch.autograd.set_multithreading_enabled(False))
             self.sandbox = self._stack.enter_context(Sandbox())
             if isinstance(program, Script):
                 self._stack.enter_context(script_paths(program))

@@ -29,6 +29,7 @@ def simulate(
     scenario: str | Callable | None = None,
     script: str | Sequence[str] | None = None,
     module: bool = False,
+    no_python: bool = False,
     scenario_options: ScenarioOptions | None = None,
     wall_timeout: float | None = None,
 ) -> Trace:
@@ -68,7 +69,7 @@ def simulate(
         words = (script,) if isinstance(script, str) else tuple(script)
         if not words:
             raise ConfigError("the script is empty: give a file (or a module with module=True) and its arguments")
-        program = load_script(words[0], words[1:], is_module=module)
+        program = load_script(words[0], words[1:], is_module=module, no_python=no_python)
         described = {"name": program.display, "ref": " ".join(words), "kind": "script"}
     else:
         program = load_scenario(scenario) if isinstance(scenario, str) else Scenario(
