@@ -79,7 +79,7 @@ def _where(worker: ReportWorker) -> str:
 
 
 def run(spec: LaunchSpec, *, scenario: str, backend: str, timeout: float, local_nodes: bool, pg_timeout: float | None,
-        report_path: Path, plot: Path | None) -> int:  # fmt: skip
+        report_path: Path, plot: Path | None, script: tuple[str, ...] | None = None, module: bool = False) -> int:  # fmt: skip
     """Run for real and report; the exit status says whether reality matched."""
     from rich.console import Console
 
@@ -97,7 +97,7 @@ def run(spec: LaunchSpec, *, scenario: str, backend: str, timeout: float, local_
     if not local_nodes and host and not is_loopback(host) and spec.max_nodes > 1:
         err.print(f"warning: the rendezvous store on {host} has no authentication — keep it on a trusted network")
     options = RealOptions(scenario=scenario, backend=backend, timeout=timeout, local_nodes=local_nodes,
-                          pg_timeout=pg_timeout)  # fmt: skip
+                          pg_timeout=pg_timeout, script=script, module=module)  # fmt: skip
     report = run_real(spec, options)
     console = Console(highlight=False)
     here = report.nodes_run_here

@@ -189,8 +189,11 @@ def simulate(
             "--latency-*/--bandwidth-*": (latency_intra, bandwidth_intra, latency_inter, bandwidth_inter)
             != (2.0, 150.0, 10.0, 25.0),
         })  # fmt: skip
+        if spec.no_python:
+            raise ConfigError("--no-python: simdist compares Python scripts only")
         return run_real(spec, scenario=scenario or "env", backend=backend.value, timeout=timeout, local_nodes=local_nodes,
-                        pg_timeout=pg_timeout, report_path=report, plot=plot)  # fmt: skip
+                        pg_timeout=pg_timeout, report_path=report, plot=plot,
+                        script=tuple(spec.script) if runs_script else None, module=module or spec.module)  # fmt: skip
     if plot is not None:
         from ..plot import check_path  # matplotlib loads only when a picture is asked for
 

@@ -55,6 +55,8 @@ class RealOptions:
     local_nodes: bool = False  # one agent per node on 127.0.0.1
     pg_timeout: float | None = None  # init_process_group timeout in the workers; None: 60 s, or timeout / 2
     predict_results: bool = True
+    script: tuple[str, ...] | None = None  # a user's script and its arguments, run instead of a scenario
+    module: bool = False  # script[0] is a module name (python -m)
 
     def __post_init__(self) -> None:
         if self.backend not in ("auto", "gloo", "nccl"):
@@ -122,10 +124,15 @@ def run_real(spec: LaunchSpec, options: RealOptions, *, out_dir: str | None = No
     require_torch()
     from ..program._scenario import check_scenario_ref
 
-    check_scenario_ref(options.scenario)  # early, and without importing torch here
+    if options.script is None:
+        check_scenario_ref(options.scenario)  # early, and without importing torch here
     if options.local_nodes:
         spec = local_spec(spec)
     machines = _machines(spec, options.local_nodes)
+    if options.script is not None:
+        from ._script_run import run_real_script
+
+        return run_real_script(spec, options, machines)
     token = launch_token(spec)
     with tempfile.TemporaryDirectory(prefix="simdist-real-", dir=out_dir) as folder:
         out = Path(folder)
