@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["RankKilled", "RankThread", "Runaway", "current_rank"]
+__all__ = ["RankKilled", "RankThread", "Runaway", "Stopped", "current_rank"]
 
 # One rank's thread stack: deep enough for torch's autograd and a user's model, far below
 # the default 8 MiB so that tens of thousands of ranks fit in virtual memory.
@@ -34,7 +34,11 @@ class RankKilled(BaseException):
     """Thrown into a rank whose worker was killed: unwinds its stack (``except Exception`` lets it pass)."""
 
 
-class _Runaway(BaseException):
+class Stopped(BaseException):
+    """A rank simdist stopped (it ran away); like a kill, it leaves no traceback."""
+
+
+class _Runaway(Stopped):
     """Raised asynchronously in a rank thread that kept the baton past the wall-clock budget."""
 
 
@@ -64,11 +68,13 @@ class RankThread:
     """
 
     def __init__(self, body: Callable[[], Any], name: str, *, context: Any = None,
-                 on_switch_in: Callable[[RankThread], None] | None = None) -> None:  # fmt: skip
+                 on_switch_in: Callable[[RankThread], None] | None = None,
+                 on_switch_out: Callable[[RankThread], None] | None = None) -> None:  # fmt: skip
         self._body = body
         self.name = name
         self.context = context  # what the program layer keeps per rank (env, argv, streams, …)
         self._on_switch_in = on_switch_in
+        self._on_switch_out = on_switch_out
         self._go = threading.Semaphore(0)
         self._back = threading.Semaphore(0)
         self._reply: Any = None
@@ -119,6 +125,8 @@ class RankThread:
     def yield_to_kernel(self, request: tuple) -> Any:
         """Give the baton back with ``request``; return the kernel's reply once resumed."""
         self._request = request
+        if self._on_switch_out is not None:
+            self._on_switch_out(self)
         self._back.release()
         self._go.acquire()
         return self._switched_in()
@@ -141,6 +149,8 @@ class RankThread:
         except BaseException as exc:  # everything the rank raised is data for its worker's exit
             self._request = ("raised", exc, traceback.format_exception(exc))
         finally:
+            if self._on_switch_out is not None:
+                self._on_switch_out(self)
             self.finished = True
             _by_thread.pop(threading.get_ident(), None)
             self._back.release()

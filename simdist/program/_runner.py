@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
+import types
 import uuid
 from collections.abc import Generator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ProcessAborted, WorkerError
-from ._rank import RankKilled, RankThread, Runaway
+from ._rank import RankKilled, RankThread, Runaway, Stopped
 from ._sandbox import RankExit, RankProcess, Sandbox
 from ._scenario import Scenario, ScenarioOptions, error_line, plain_result
 from ._script import Script, imitated_backend, script_paths, simulated_init
@@ -146,6 +148,11 @@ class ProgramRunner:
                 _torch_world.new_rank_world(worker.rank)
                 try:
                     script.run(process.main)
+                except BaseException as exc:
+                    if not ends_the_process_quietly(exc):  # python prints it, through the rank's own hook
+                        trimmed = user_frames(exc.__traceback__)
+                        sys.excepthook(type(exc), exc.with_traceback(trimmed), trimmed)
+                    raise
                 finally:
                     _torch_world.forget_rank_world()
                 return None
@@ -162,7 +169,8 @@ class ProgramRunner:
                     _torch_world.forget_rank_world()
 
         thread = RankThread(body, f"rank{worker.rank}", context=process,
-                            on_switch_in=lambda _: self.sandbox.switch_in(process))  # fmt: skip
+                            on_switch_in=lambda _: self.sandbox.switch_in(process),
+                            on_switch_out=lambda _: self.sandbox.switch_out(process))  # fmt: skip
         self.threads.append(thread)
         engine = None
         if isinstance(self.program, Scenario):  # a scenario starts after init_process_group, as torchrun's workers
@@ -234,8 +242,6 @@ class ProgramRunner:
             raise WorkerError("SIGABRT", str(exc), exit_code=-6)
         if isinstance(exc, RankKilled):  # pragma: no cover - a killed rank is not resumed for a result
             raise WorkerError("SIGKILL", "", exit_code=-9)
-        if isinstance(self.program, Script):  # Python prints an uncaught exception's traceback
-            process.stderr.append(user_traceback(exc))
         alternatives = tuple(engine.alternatives.get(worker.rank, ())) if engine is not None else ()
         raise WorkerError(type(exc).__name__, error_line(exc), alternatives=alternatives)
 
@@ -281,13 +287,22 @@ RUN_TIME_STAND_INS = {
 }  # fmt: skip
 
 
-def user_traceback(exc: BaseException) -> str:
-    """The traceback Python would print in a real worker: simdist's own frames left out."""
-    import traceback
+def ends_the_process_quietly(exc: BaseException) -> bool:
+    """What ends a rank without a traceback: an exit, a kill, an abort, a stop for running away."""
+    return isinstance(exc, (SystemExit, RankExit, RankKilled, Stopped, ProcessAborted))
 
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _PACKAGE not in f.filename]
-    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
-    return "".join(lines + traceback.format_exception_only(exc))
+
+def user_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """The traceback a real worker would show: the same frames, simdist's own left out."""
+    frames = []
+    while tb is not None:
+        if _PACKAGE not in tb.tb_frame.f_code.co_filename:
+            frames.append(tb)
+        tb = tb.tb_next
+    chain = None
+    for frame in reversed(frames):
+        chain = types.TracebackType(chain, frame.tb_frame, frame.tb_lasti, frame.tb_lineno)
+    return chain
 
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
