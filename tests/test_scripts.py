@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 pytest.importorskip("numpy")  # the DDP script fingerprints parameters through numpy
 
-from simdist import LaunchSpec, SimOptions, simulate  # noqa: E402
+from simdist import ConfigError, LaunchSpec, SimOptions, simulate  # noqa: E402
 from simdist.cli import main  # noqa: E402
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -243,3 +243,28 @@ def test_ranks_never_see_each_others_environment_or_globals(tmp_path, case, seed
     for rank in range(ranks):
         own = sorted({k for phase in phases for k in phase[rank][1]})
         assert stdout(trace, rank) == f"isolated {rank} {own}\n"
+
+
+def test_worlds_beyond_the_thread_budget_run_scenarios_on_greenlets_and_refuse_cpp_waits(monkeypatch):
+    """Past the threads the OS allows, plain torch.distributed code still runs; DDP gets a clear error."""
+    import simdist.program._runner as runner
+
+    monkeypatch.setattr(runner, "THREADED_RANKS", 2)
+    plain = simulate(LaunchSpec(nproc_per_node=3), start_times=(0.0,), scenario="allreduce")
+    assert plain.outcome == "ok" and [r.result for r in plain.results] == [[3.0, 3.0]] * 3
+
+    def ddp(dist):
+        model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(2, 2))
+        model(torch.ones(1, 2)).sum().backward()
+
+    refused = simulate(LaunchSpec(nproc_per_node=3), start_times=(0.0,), scenario=ddp)
+    assert refused.outcome == "worker_failed" and "from inside torch's C++ code" in refused.diagnosis
+    with pytest.raises(ConfigError, match="a thread per rank, at most 2"):
+        simulate(LaunchSpec(nproc_per_node=3), start_times=(0.0,), script=[str(SCRIPTS / "args_exit.py")])
+
+    def spin(dist):
+        while True:
+            pass
+
+    stopped = simulate(LaunchSpec(nproc_per_node=3), start_times=(0.0,), scenario=spin, wall_timeout=0.3)
+    assert stopped.outcome == "worker_failed" and "Runaway: rank" in stopped.diagnosis and "in spin" in stopped.diagnosis

@@ -26,8 +26,8 @@ from collections.abc import Generator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from .._errors import ProcessAborted, WorkerError
-from ._rank import RankKilled, RankThread, Runaway, Stopped
+from .._errors import ConfigError, ProcessAborted, WorkerError
+from ._rank import THREADED_RANKS, RankGreenlet, RankKilled, RankThread, Runaway, Stopped, Watchdog
 from ._sandbox import RankExit, RankProcess, Sandbox
 from ._scenario import Scenario, ScenarioOptions, error_line, plain_result
 from ._script import Script, imitated_backend, script_paths, simulated_init
@@ -62,7 +62,15 @@ class ProgramRunner:
         self.dist = dist
         self.engines: dict[tuple, Any] = {}  # World.key -> CollectiveEngine
         self.stores: dict[tuple, Any] = {}  # World.key -> the in-memory store its ranks share
-        self.threads: list[RankThread] = []
+        self.threads: list[RankThread | RankGreenlet] = []
+        # A thread per rank while the operating system allows it comfortably; beyond, scenarios' ranks
+        # are greenlets (enough for plain torch.distributed code), and a script is refused.
+        ranks = sum(sim.spec.nprocs)
+        self.use_threads = ranks <= THREADED_RANKS
+        if not self.use_threads and isinstance(program, Script):
+            raise ConfigError(f"{ranks} ranks: simdist runs a script with a thread per rank, at most {THREADED_RANKS} "
+                              "(the operating system's thread limits); simulate fewer ranks, or use a --scenario")
+        self.watchdog: Watchdog | None = None
         self._folder = tempfile.TemporaryDirectory(prefix="simdist-ranks-")
         self._stack = contextlib.ExitStack()
         try:
@@ -83,6 +91,8 @@ class ProgramRunner:
         for thread in self.threads:
             with contextlib.suppress(Exception):
                 thread.kill(self.wall_timeout)
+        if self.watchdog is not None:
+            self.watchdog.close()
         self._stack.close()
         self._folder.cleanup()
 
@@ -133,7 +143,7 @@ class ProgramRunner:
         world = sim.world_of(agent, worker, round_)
         store = self.stores.setdefault(world.key, self.dist.HashStore())
         process = RankProcess(worker.rank, worker.local_rank, self._environment(worker), self._argv(), store=store)
-        thread: RankThread | None = None
+        thread: RankThread | RankGreenlet | None = None
 
         def block(event) -> None:
             thread.yield_to_kernel(("wait", event))
@@ -168,15 +178,21 @@ class ProgramRunner:
                 finally:
                     _torch_world.forget_rank_world()
 
-        thread = RankThread(body, f"rank{worker.rank}", context=process,
-                            on_switch_in=lambda _: self.sandbox.switch_in(process),
-                            on_switch_out=lambda _: self.sandbox.switch_out(process))  # fmt: skip
+        switch_in, switch_out = (lambda _: self.sandbox.switch_in(process)), (lambda _: self.sandbox.switch_out(process))
+        if self.use_threads:
+            thread = RankThread(body, f"rank{worker.rank}", context=process, on_switch_in=switch_in,
+                                on_switch_out=switch_out)  # fmt: skip
+        else:
+            if self.watchdog is None:
+                self.watchdog = Watchdog()
+            thread = RankGreenlet(body, f"rank{worker.rank}", context=process, on_switch_in=switch_in,
+                                  on_switch_out=switch_out, watchdog=self.watchdog)  # fmt: skip
         self.threads.append(thread)
         engine = None
         if isinstance(self.program, Scenario):  # a scenario starts after init_process_group, as torchrun's workers
             yield from sim.join_world(agent, worker, round_)
             engine = self.engine_for(world, self.options.backend)
-            process.runtime = RankRuntime(engine, worker.rank, self.options.backend, block)
+            process.runtime = RankRuntime(engine, worker.rank, self.options.backend, block, not self.use_threads)
             engine.rank_started(worker.rank, agent.machine.index)
         reply: Any = None
         try:
@@ -197,7 +213,7 @@ class ProgramRunner:
                     yield from sim.join_world(agent, worker, round_)
                     backend = imitated_backend(requested, self.options.backend)
                     engine = self.engine_for(world, backend)
-                    process.runtime = RankRuntime(engine, worker.rank, backend, block)
+                    process.runtime = RankRuntime(engine, worker.rank, backend, block, not self.use_threads)
                     engine.rank_started(worker.rank, agent.machine.index)
                     reply = None
                 else:
@@ -222,10 +238,9 @@ class ProgramRunner:
                        f"torch.distributed or time (a busy loop?), at {runaway.where}; stopped by simdist "
                        "(--wall-timeout)")  # fmt: skip
             raise WorkerError("Runaway", message, exit_code=1)
-        exc, lines = request[1], request[2]
-        return self._raised(exc, lines, worker, engine, process)
+        return self._raised(request[1], worker, engine, process)
 
-    def _raised(self, exc: BaseException, lines: list[str], worker: WorkerRun, engine: Any, process: RankProcess) -> Any:
+    def _raised(self, exc: BaseException, worker: WorkerRun, engine: Any, process: RankProcess) -> Any:
         if isinstance(exc, SystemExit):
             code = exc.code
             if code is None or code == 0:
