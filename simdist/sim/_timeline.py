@@ -98,7 +98,7 @@ def render_output(trace: Trace, local_ranks: set[int] | None = None, max_lines: 
     machines = {o.node for o in trace.output}
     shown = 0
     group = None
-    for output in trace.output:
+    for output in sorted(trace.output, key=lambda o: (o.node, o.attempt, o.local_rank)):
         if local_ranks is not None and output.local_rank not in local_ranks:
             continue
         head = []
