@@ -63,3 +63,9 @@ def test_a_crash_with_one_restart_recovers_as_predicted():
     assert not report.failed
     simulated = simulate(spec, start_times=(0.0,), script=[str(SCRIPTS / "crash_once.py")])
     assert simulated.outcome == "ok" and max(r.attempt for r in simulated.results) == 1
+
+
+@pytest.mark.parametrize("how", ["smaller", "wrongsize"])
+def test_init_with_a_world_size_torchrun_did_not_give_fails_as_predicted(how):
+    report = real(LaunchSpec(nproc_per_node=2), str(SCRIPTS / "init_variants.py"), how)
+    assert report.failed and any(w.error is not None for w in report.workers)

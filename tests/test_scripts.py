@@ -268,3 +268,26 @@ def test_worlds_beyond_the_thread_budget_run_scenarios_on_greenlets_and_refuse_c
 
     stopped = simulate(LaunchSpec(nproc_per_node=3), start_times=(0.0,), scenario=spin, wall_timeout=0.3)
     assert stopped.outcome == "worker_failed" and "Runaway: rank" in stopped.diagnosis and "in spin" in stopped.diagnosis
+
+
+@pytest.mark.parametrize("how", ["tcp", "file", "none"])
+def test_init_process_group_joins_the_simulated_world_however_it_is_spelled(tmp_path, how):
+    trace = simulate(LaunchSpec(nproc_per_node=2), start_times=(0.0,),
+                     script=[str(SCRIPTS / "init_variants.py"), how, str(tmp_path / "rendezvous")])  # fmt: skip
+    assert trace.outcome == "ok", trace.diagnosis
+    backend = "undefined" if how == "none" else "gloo"  # what torch's get_backend() says
+    assert [stdout(trace, r) for r in (0, 1)] == [f"{how} {backend} 1.0\n"] * 2
+    assert not (tmp_path / "rendezvous").exists()  # no real file store was made
+
+
+def test_a_larger_world_size_than_torchrun_gave_waits_for_ranks_that_never_come():
+    trace = simulate(LaunchSpec(nproc_per_node=2), start_times=(0.0,), script=[str(SCRIPTS / "init_variants.py"), "wrongsize"])
+    assert [r.error for r in trace.results] == ["DistStoreError: wait timeout after 10000ms, keys: /default_pg/0//cpu//0/2"] * 2
+    exits = [e.t - trace.of_kind("worker_start")[0].t for e in trace.of_kind("worker_exit")]
+    assert exits == [pytest.approx(10.0)] * 2  # the script's own init timeout
+
+
+def test_a_smaller_world_size_leaves_the_extra_rank_out_as_gloo_does():
+    trace = simulate(LaunchSpec(nproc_per_node=2), start_times=(0.0,), script=[str(SCRIPTS / "init_variants.py"), "smaller"])
+    assert stdout(trace, 0) == "smaller gloo 0.0\n"  # rank 0 alone in a world of one
+    assert trace.result_of(1).error == "RuntimeError: [enforce fail at gloo/context.cc:23] rank < size. 1 vs 1"

@@ -104,12 +104,12 @@ class ProgramRunner:
 
         return SimProcessGroup(current_rank().context.runtime, rank, size)
 
-    def _join_from_rank(self, rank: int, world_size: int, backend: str) -> None:
+    def _join_from_rank(self, rank: int, world_size: int, backend: str, timeout: float | None) -> None:
         from ._rank import current_rank
 
         thread = current_rank()
         assert thread is not None, "init_process_group is simulated on rank threads only"
-        reply = thread.yield_to_kernel(("init", rank, world_size, backend))
+        reply = thread.yield_to_kernel(("init", rank, world_size, backend, timeout))
         if isinstance(reply, BaseException):
             raise reply
 
@@ -206,11 +206,12 @@ class ProgramRunner:
                         pass  # the rank sees the failure on its own stack, through the event
                     reply = None
                 elif kind == "init":
-                    _, rank, size, requested = request
-                    if (rank, size) != (worker.rank, world.size):
-                        reply = _disagreeing_init(worker, world, rank, size)
+                    _, rank, size, requested, timeout = request
+                    refusal = _refused_init(worker, world, rank, size)
+                    if refusal is not None:
+                        reply = refusal
                         continue
-                    yield from sim.join_world(agent, worker, round_)
+                    world = yield from sim.join_world(agent, worker, round_, asked=size, timeout=timeout)
                     backend = imitated_backend(requested, self.options.backend)
                     engine = self.engine_for(world, backend)
                     process.runtime = RankRuntime(engine, worker.rank, backend, block, not self.use_threads)
@@ -323,11 +324,18 @@ def user_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
-def _disagreeing_init(worker: WorkerRun, world: World, rank: int, size: int) -> BaseException:
-    """What torch says when a script's init_process_group disagrees with torchrun's RANK/WORLD_SIZE."""
-    if not 0 <= rank < size:
-        return ValueError(f"Invalid rank {rank}, rank should be in the interval [0, {size - 1}]")
-    return RuntimeError(
-        f"simdist: init_process_group(rank={rank}, world_size={size}) disagrees with torchrun's RANK={worker.rank} "
-        f"and WORLD_SIZE={world.size}: real ranks would wait for peers that never come, until the timeout"
-    )
+def _refused_init(worker: WorkerRun, world: World, rank: int, size: int) -> BaseException | None:
+    """What torch raises at once when a script's init_process_group disagrees with torchrun.
+
+    A world size larger than torchrun's is not refused: the ranks wait for peers that never
+    come and fail at the timeout (``World.init``); a smaller one forms a smaller group, and a
+    rank outside it fails in gloo's context, as real gloo does.
+    """
+    if rank >= size:
+        return RuntimeError(f"[enforce fail at gloo/context.cc:23] rank < size. {rank} vs {size}")
+    if rank != worker.rank:
+        return RuntimeError(
+            f"simdist: init_process_group(rank={rank}) but torchrun gave this worker RANK={worker.rank}: two "
+            "workers would claim one rank; simdist does not model what gloo then does"
+        )
+    return None
