@@ -317,3 +317,21 @@ def test_a_module_runs_with_dash_m_as_torchrun_would(monkeypatch, capsys):
     assert main(["simulate", "--nproc", "2", "--start-times", "0", "-m", "args_exit", "--lr", "3"]) == 1
     out = capsys.readouterr().out
     assert "[default0]:rank 0: lr=3.0 names=[] argv0=args_exit.py file=args_exit.py name=__main__" in out
+
+
+def test_op_cost_makes_compute_take_virtual_time(tmp_path):
+    source = """
+        import torch
+        import torch.distributed as dist
+        dist.init_process_group("gloo")
+        x = torch.ones(4)
+        for _ in range(10):
+            x = x * 1.0
+        dist.barrier()
+    """
+    free = run_script(tmp_path, source, nproc=2)
+    costly = run_script(tmp_path, source, nproc=2, op_cost=0.5)
+    barrier_at = [e.t for e in free.of_kind("collective")][0]
+    costly_at = [e.t for e in costly.of_kind("collective")][0]
+    assert costly_at - barrier_at >= 10 * 0.5  # ten multiplications (and a few more ops) at 0.5 s each
+    assert free.outcome == costly.outcome == "ok"

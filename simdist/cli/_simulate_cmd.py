@@ -151,6 +151,10 @@ def simulate(
         float, typer.Option("--wall-timeout", help="Real seconds a rank may compute without calling torch.distributed "
                             "or time before it is stopped and named.", rich_help_panel=SCRIPT_PANEL)
     ] = 60.0,
+    op_cost: Annotated[
+        float, typer.Option("--op-cost", help="Virtual seconds each torch operator takes on a rank, so the timeline "
+                            "shows compute (default: only communication takes time).", rich_help_panel=SCRIPT_PANEL)
+    ] = 0.0,
     local_ranks_filter: Annotated[
         Optional[str], typer.Option("--local-ranks-filter", help="Show only these local ranks' output (0,1), as torchrun.",
                                     rich_help_panel=SCRIPT_PANEL, metavar="R0,R1,…")
@@ -227,6 +231,7 @@ def simulate(
         no_python=spec.no_python,
         scenario_options=scenario_options,
         wall_timeout=wall_timeout,
+        op_cost=op_cost,
     )
     if trace is not None:
         from ..documents._io import write_atomic

@@ -51,11 +51,12 @@ class RankRuntime:
     """
 
     def __init__(self, engine: CollectiveEngine, rank: int, backend: str, block: Callable[[Any], Any],
-                 coroutine: bool = False) -> None:  # fmt: skip
+                 coroutine: bool = False, settle: Callable[[], None] | None = None) -> None:  # fmt: skip
         self.engine = engine
         self.rank = rank
         self.backend = backend
         self.block = block
+        self.settle = settle  # lets the computing the rank did so far take its virtual time, before a call
         self.coroutine = coroutine  # the rank is a greenlet: it may block only when Python called us
 
     def wait(self, op: Op) -> Op:
@@ -188,6 +189,8 @@ class SimProcessGroup(dist.ProcessGroup):
     def _submit(self, kind: str, tensors: list[torch.Tensor], **fields: Any) -> SimWork:
         if self._runtime.coroutine and not _called_from_python_api(sys._getframe(2)):
             raise RuntimeError(CPP_REFUSAL)
+        if self._runtime.settle is not None:
+            self._runtime.settle()
         sequenced = kind not in ("send", "recv")
         op = Op(kind=kind, rank=self._runtime.rank, group=self._members(), group_rank=self._sim_rank,
                 seq=self._seq if sequenced else None, tensors=tensors, **fields)  # fmt: skip

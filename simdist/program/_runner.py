@@ -48,7 +48,7 @@ class ProgramRunner:
     """Everything one simulation needs to run a program: torch set up once, one thread per rank."""
 
     def __init__(self, sim: Simulation, program: Scenario | Script, options: ScenarioOptions, *,
-                 wall_timeout: float = DEFAULT_WALL_TIMEOUT) -> None:  # fmt: skip
+                 wall_timeout: float = DEFAULT_WALL_TIMEOUT, op_cost: float = 0.0) -> None:  # fmt: skip
         import torch
         import torch.distributed as dist
 
@@ -59,6 +59,7 @@ class ProgramRunner:
         self.program = program
         self.options = options
         self.wall_timeout = wall_timeout
+        self.op_cost = op_cost
         self.dist = dist
         self.engines: dict[tuple, Any] = {}  # World.key -> CollectiveEngine
         self.stores: dict[tuple, Any] = {}  # World.key -> the in-memory store its ranks share
@@ -145,8 +146,16 @@ class ProgramRunner:
         process = RankProcess(worker.rank, worker.local_rank, self._environment(worker), self._argv(), store=store)
         thread: RankThread | RankGreenlet | None = None
 
+        def settle() -> None:
+            if process.computed:  # the operators run since the last call take their virtual time first
+                seconds, process.computed = process.computed, 0.0
+                thread.yield_to_kernel(("wait", kernel.timeout(seconds)))
+
         def block(event) -> None:
+            settle()
             thread.yield_to_kernel(("wait", event))
+
+        clock = _compute_clock(process, self.op_cost) if self.op_cost and self.use_threads else contextlib.nullcontext()
 
         process.sleep = lambda seconds: block(kernel.timeout(seconds))
         process.now = lambda: kernel.now
@@ -157,7 +166,9 @@ class ProgramRunner:
             def body() -> Any:
                 _torch_world.new_rank_world(worker.rank)
                 try:
-                    script.run(process.main)
+                    with clock:
+                        script.run(process.main)
+                    settle()
                 except BaseException as exc:
                     if not ends_the_process_quietly(exc):  # python prints it, through the rank's own hook
                         trimmed = user_frames(exc.__traceback__)
@@ -174,7 +185,10 @@ class ProgramRunner:
                 _torch_world.new_rank_world(worker.rank)
                 try:
                     _torch_world.init_rank(worker.rank, world.size, store, timeout)
-                    return scenario.func(self.dist)
+                    with clock:
+                        result = scenario.func(self.dist)
+                    settle()
+                    return result
                 finally:
                     _torch_world.forget_rank_world()
 
@@ -192,7 +206,8 @@ class ProgramRunner:
         if isinstance(self.program, Scenario):  # a scenario starts after init_process_group, as torchrun's workers
             yield from sim.join_world(agent, worker, round_)
             engine = self.engine_for(world, self.options.backend)
-            process.runtime = RankRuntime(engine, worker.rank, self.options.backend, block, not self.use_threads)
+            process.runtime = RankRuntime(engine, worker.rank, self.options.backend, block, not self.use_threads,
+                                          settle if self.op_cost else None)  # fmt: skip
             engine.rank_started(worker.rank, agent.machine.index)
         reply: Any = None
         try:
@@ -214,7 +229,8 @@ class ProgramRunner:
                     world = yield from sim.join_world(agent, worker, round_, asked=size, timeout=timeout)
                     backend = imitated_backend(requested, self.options.backend)
                     engine = self.engine_for(world, backend)
-                    process.runtime = RankRuntime(engine, worker.rank, backend, block, not self.use_threads)
+                    process.runtime = RankRuntime(engine, worker.rank, backend, block, not self.use_threads,
+                                                  settle if self.op_cost else None)  # fmt: skip
                     engine.rank_started(worker.rank, agent.machine.index)
                     reply = None
                 else:
@@ -309,6 +325,18 @@ RUN_TIME_STAND_INS = {
     "TORCHELASTIC_TIMER_FILE": lambda runner, worker: os.path.join(runner._folder.name, "timer"),
     "CUDA_VISIBLE_DEVICES": lambda runner, worker: "",
 }  # fmt: skip
+
+
+def _compute_clock(process: RankProcess, op_cost: float):
+    """A dispatch mode that charges ``op_cost`` virtual seconds for each torch operator the rank runs."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class ComputeClock(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            process.computed += op_cost
+            return func(*args, **(kwargs or {}))
+
+    return ComputeClock()
 
 
 def _read_error_file(worker: WorkerRun, process: RankProcess, folder: str) -> None:

@@ -66,6 +66,7 @@ class RankProcess:
     store: Any = None  # the in-memory store its rendezvous reaches
     runtime: Any = None  # its process groups' shared runtime, once it has joined a world
     excepthook: Any = None  # its sys.excepthook (torch's init_process_group installs a [rankN] one)
+    computed: float = 0.0  # virtual seconds of computation not yet charged to the clock (--op-cost)
 
     def text(self, stream: str) -> str:
         return "".join(self.stdout if stream == "stdout" else self.stderr)

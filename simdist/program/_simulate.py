@@ -32,6 +32,7 @@ def simulate(
     no_python: bool = False,
     scenario_options: ScenarioOptions | None = None,
     wall_timeout: float | None = None,
+    op_cost: float = 0.0,
 ) -> Trace:
     """Simulate a launch; the same arguments always give the same :class:`Trace`.
 
@@ -42,7 +43,8 @@ def simulate(
     ``options.work`` seconds. ``seed``, ``start_times``, ``failures`` and ``node_ranks``
     override the same fields of ``options``. ``scenario_options`` sets the imitated
     backend, algorithm, timeouts and costs; ``wall_timeout`` bounds, in real seconds, how
-    long a rank may run without yielding (default 60).
+    long a rank may run without yielding (default 60). ``op_cost`` is the virtual time each
+    torch operator a rank runs costs (0: computing takes no time, only communication does).
     """
     base = options or SimOptions()
     options = dataclasses.replace(
@@ -54,6 +56,8 @@ def simulate(
     )
     if scenario is not None and script is not None:
         raise ConfigError("give a scenario or a script, not both")
+    if not 0 <= op_cost < float("inf"):
+        raise ConfigError("the cost of an operator must be a finite number of seconds, not negative")
     if wall_timeout is not None and not 0 < wall_timeout < float("inf"):
         raise ConfigError("the wall-clock timeout must be a positive number of seconds")
     if scenario is None and script is None:
@@ -78,7 +82,7 @@ def simulate(
         described = {"name": program.name, "ref": program.ref}
     settings = scenario_options or ScenarioOptions()
     sim = Simulation(spec, dataclasses.replace(options, pg_timeout=settings.pg_timeout))
-    runner = ProgramRunner(sim, program, settings, wall_timeout=wall_timeout or DEFAULT_WALL_TIMEOUT)
+    runner = ProgramRunner(sim, program, settings, wall_timeout=wall_timeout or DEFAULT_WALL_TIMEOUT, op_cost=op_cost)
     try:
         sim.program = runner
         sim.start()
