@@ -11,9 +11,10 @@ from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
 from ..documents._elide import Elided, elide as elide_items
+from ..documents._plan import job_summary
 from ._plan import NodePlan, Plan, WorkerPlan
 
-__all__ = ["common_env", "elide", "headline", "job_summary", "plan_json", "rank_rule", "render_env", "render_tree"]
+__all__ = ["common_env", "elide", "headline", "plan_json", "rank_rule", "render_env", "render_tree"]
 
 T = TypeVar("T")
 RUNTIME = "<run time>"
@@ -41,21 +42,6 @@ def headline(plan: Plan) -> str:
     nprocs = [n.nproc for n in plan.nodes_by_group_rank]
     return job_summary(nprocs, plan.world_size, setup.backend, setup.endpoint, setup.mode)
 
-
-def job_summary(nprocs: Sequence[int], world_size: int, backend: str | None, endpoint: str | None,
-                mode: str | None = "explicit") -> str:  # fmt: skip
-    """``2 nodes × 2 processes → WORLD_SIZE=4 · static rendezvous, …``: from a Plan or a plan document."""
-    nodes = len(nprocs)
-    if len(set(nprocs)) <= 1:
-        nproc = nprocs[0] if nprocs else 0
-        shape = f"{nodes} node{'s' * (nodes != 1)} × {nproc} process{'es' * (nproc != 1)}"
-    else:
-        shape = f"{nodes} nodes with " + "+".join(map(str, nprocs[:8])) + ("+…" if nodes > 8 else "") + " processes"
-    text = f"{shape} → WORLD_SIZE={world_size}"
-    if backend is not None:
-        text += " · " + ("static rendezvous, store on node 0 at" if backend == "static" else "c10d rendezvous at")
-        text += f" {endpoint}" + ("" if mode in (None, "explicit") else f" ({mode})")
-    return text
 
 
 def rank_rule(plan: Plan) -> str:

@@ -18,11 +18,6 @@ def make_plan(
     restart_count: int = 0,
     master_port: int | None = None,
 ) -> Plan:
-    """Compute the plan torchrun would produce, with its warnings.
-
-    ``order`` lists the machines that take part, in group-rank order (default: the
-    rendezvous' own order, every machine). The simulator passes the order a
-    rendezvous round decided, and ``master_port`` once a c10d store has one.
-    """
+    """Compute the plan torchrun would produce, with its warnings (the arguments are :func:`build_plan`'s)."""
     plan = build_plan(spec, order=order, restart_count=restart_count, master_port=master_port)
     return plan.with_warnings(tuple(check_plan(plan)))

@@ -68,7 +68,35 @@ def current_rank() -> RankThread | RankGreenlet | None:
     return _running.get(greenlet.getcurrent())
 
 
-class RankThread:
+class _Rank:
+    """What both kinds of rank share: a body, the per-rank context, the switch hooks, the reply."""
+
+    def __init__(self, body: Callable[[], Any], name: str, *, context: Any = None,
+                 on_switch_in: Callable[[Any], None] | None = None,
+                 on_switch_out: Callable[[Any], None] | None = None) -> None:  # fmt: skip
+        self._body = body
+        self.name = name
+        self.context = context  # what the program layer keeps per rank (env, argv, streams, …)
+        self._on_switch_in = on_switch_in
+        self._on_switch_out = on_switch_out
+        self._reply: Any = None
+        self.finished = False
+        self.abandoned = False  # a runaway that did not stop: left to die with the process
+
+    def _switched_in(self) -> Any:
+        reply = self._reply
+        if reply is RankKilled:
+            raise RankKilled()
+        if self._on_switch_in is not None:
+            self._on_switch_in(self)
+        return reply
+
+    def _switching_out(self) -> None:
+        if self._on_switch_out is not None:
+            self._on_switch_out(self)
+
+
+class RankThread(_Rank):
     """One rank: ``body()`` runs on its own thread, taking turns with the kernel.
 
     ``resume(reply)`` (kernel side) runs the rank until it next yields; it returns what
@@ -77,21 +105,12 @@ class RankThread:
     ``("runaway", Runaway)`` when it kept the baton too long.
     """
 
-    def __init__(self, body: Callable[[], Any], name: str, *, context: Any = None,
-                 on_switch_in: Callable[[RankThread], None] | None = None,
-                 on_switch_out: Callable[[RankThread], None] | None = None) -> None:  # fmt: skip
-        self._body = body
-        self.name = name
-        self.context = context  # what the program layer keeps per rank (env, argv, streams, …)
-        self._on_switch_in = on_switch_in
-        self._on_switch_out = on_switch_out
+    def __init__(self, body: Callable[[], Any], name: str, **hooks: Any) -> None:
+        super().__init__(body, name, **hooks)
         self._go = threading.Semaphore(0)
         self._back = threading.Semaphore(0)
-        self._reply: Any = None
         self._request: Any = None
         self._thread: threading.Thread | None = None
-        self.finished = False
-        self.abandoned = False  # a runaway that did not stop: left to die with the process
 
     # -- the kernel's side ------------------------------------------------------------------
 
@@ -135,19 +154,10 @@ class RankThread:
     def yield_to_kernel(self, request: tuple) -> Any:
         """Give the baton back with ``request``; return the kernel's reply once resumed."""
         self._request = request
-        if self._on_switch_out is not None:
-            self._on_switch_out(self)
+        self._switching_out()
         self._back.release()
         self._go.acquire()
         return self._switched_in()
-
-    def _switched_in(self) -> Any:
-        reply = self._reply
-        if reply is RankKilled:
-            raise RankKilled()
-        if self._on_switch_in is not None:
-            self._on_switch_in(self)
-        return reply
 
     def _main(self) -> None:
         _running[greenlet.getcurrent()] = self
@@ -159,8 +169,7 @@ class RankThread:
         except BaseException as exc:  # everything the rank raised is data for its worker's exit
             self._request = ("raised", exc)
         finally:
-            if self._on_switch_out is not None:
-                self._on_switch_out(self)
+            self._switching_out()
             self.finished = True
             _running.pop(greenlet.getcurrent(), None)
             self._back.release()
@@ -204,23 +213,13 @@ class Watchdog:
                                                                ctypes.py_object(_Runaway))  # fmt: skip
 
 
-class RankGreenlet:
+class RankGreenlet(_Rank):
     """One rank as a greenlet on the kernel's thread: :class:`RankThread`'s interface, for huge worlds."""
 
-    def __init__(self, body: Callable[[], Any], name: str, *, context: Any = None,
-                 on_switch_in: Callable[[RankGreenlet], None] | None = None,
-                 on_switch_out: Callable[[RankGreenlet], None] | None = None,
-                 watchdog: Watchdog | None = None) -> None:  # fmt: skip
-        self._body = body
-        self.name = name
-        self.context = context
-        self._on_switch_in = on_switch_in
-        self._on_switch_out = on_switch_out
+    def __init__(self, body: Callable[[], Any], name: str, *, watchdog: Watchdog | None = None, **hooks: Any) -> None:
+        super().__init__(body, name, **hooks)
         self._watchdog = watchdog
         self._glet: greenlet.greenlet | None = None
-        self._reply: Any = None
-        self.finished = False
-        self.abandoned = False
 
     def resume(self, reply: Any = None, wall_timeout: float | None = None) -> tuple:
         if self.finished:
@@ -250,19 +249,10 @@ class RankGreenlet:
                 return
 
     def yield_to_kernel(self, request: tuple) -> Any:
-        if self._on_switch_out is not None:
-            self._on_switch_out(self)
+        self._switching_out()
         assert self._glet is not None and self._glet.parent is not None
         self._glet.parent.switch(request)
         return self._switched_in()
-
-    def _switched_in(self) -> Any:
-        reply = self._reply
-        if reply is RankKilled:
-            raise RankKilled()
-        if self._on_switch_in is not None:
-            self._on_switch_in(self)
-        return reply
 
     _where: str | None = None
 
@@ -277,8 +267,7 @@ class RankGreenlet:
         except BaseException as exc:
             return ("raised", exc)
         finally:
-            if self._on_switch_out is not None:
-                self._on_switch_out(self)
+            self._switching_out()
             self.finished = True
             _running.pop(greenlet.getcurrent(), None)
 

@@ -31,6 +31,7 @@ from ._rank import THREADED_RANKS, RankGreenlet, RankKilled, RankThread, Runaway
 from ._sandbox import RankExit, RankProcess, Sandbox
 from ._scenario import Scenario, ScenarioOptions, error_line, plain_result
 from ._script import Script, imitated_backend, script_paths, simulated_init
+from ._tracebacks import without_frames
 
 if TYPE_CHECKING:
     from ..sim._agent import Agent
@@ -377,15 +378,7 @@ def ends_the_process_quietly(exc: BaseException) -> bool:
 
 def user_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
     """The traceback a real worker would show: the same frames, simdist's own left out."""
-    frames = []
-    while tb is not None:
-        if _PACKAGE not in tb.tb_frame.f_code.co_filename:
-            frames.append(tb)
-        tb = tb.tb_next
-    chain = None
-    for frame in reversed(frames):
-        chain = types.TracebackType(chain, frame.tb_frame, frame.tb_lasti, frame.tb_lineno)
-    return chain
+    return without_frames(tb, lambda filename: _PACKAGE in filename)
 
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep

@@ -18,7 +18,6 @@ import runpy
 import signal
 import socket
 import sys
-import types
 
 from simdist.documents._io import write_atomic
 
@@ -94,16 +93,9 @@ def main(argv: list[str]) -> int:
 
 def _user_frames(tb):
     """The traceback python would print for the script alone: runpy's frames and ours left out."""
-    frames = []
-    while tb is not None:
-        name = tb.tb_frame.f_code.co_filename
-        if not (name.endswith(os.sep + "runpy.py") or name.endswith("_script_worker.py")):
-            frames.append(tb)
-        tb = tb.tb_next
-    chain = None
-    for frame in reversed(frames):
-        chain = types.TracebackType(chain, frame.tb_frame, frame.tb_lasti, frame.tb_lineno)
-    return chain
+    from simdist.program._tracebacks import without_frames
+
+    return without_frames(tb, lambda name: name.endswith((os.sep + "runpy.py", "_script_worker.py")))
 
 
 if __name__ == "__main__":
