@@ -208,12 +208,15 @@ def _split_script(text: str | None) -> tuple[str, ...]:
     return tuple(words) or ("train.py",)
 
 
-def launch_options(func):
+def launch_options(func=None, *, runs_here: bool = False):
     """Give a command the launch options; it receives ``spec`` (a LaunchSpec) instead.
 
     The command may declare ``command`` (the pasted torchrun words after ``--``);
     if it does not, the parameter is still accepted and passed to the spec builder.
+    ``runs_here``: the command always launches on this machine (as ``--real`` does).
     """
+    if func is None:
+        return functools.partial(launch_options, runs_here=runs_here)
     signature = inspect.signature(func)
     own = [p for p in signature.parameters.values() if p.name != "spec"]
     takes_command = "command" in signature.parameters
@@ -230,7 +233,7 @@ def launch_options(func):
     def command(**kwargs):
         options = {name: kwargs.pop(name) for name in LAUNCH_PARAMETERS}
         pasted = kwargs["command"] if takes_command else kwargs.pop("command")
-        spec = build_spec(pasted, local_machine=bool(kwargs.get("real")), **options)
+        spec = build_spec(pasted, local_machine=runs_here or bool(kwargs.get("real")), **options)
         return func(spec=spec, **kwargs)
 
     command.__signature__ = signature.replace(

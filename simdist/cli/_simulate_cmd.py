@@ -120,6 +120,11 @@ def simulate(
     latency_inter: Annotated[float, typer.Option("--latency-inter", help="α between nodes, µs.", rich_help_panel=SCENARIO_PANEL)] = 10.0,
     bandwidth_inter: Annotated[float, typer.Option("--bandwidth-inter", help="Bandwidth between nodes, GB/s.", rich_help_panel=SCENARIO_PANEL)] = 25.0,
     steps: Annotated[bool, typer.Option("--steps/--no-steps", help="Record every algorithm step in the trace.", rich_help_panel=SCENARIO_PANEL)] = True,
+    profile: Annotated[
+        Optional[Path], typer.Option("--profile", help="Time collectives with a measured profile (simdist calibrate) "
+                                     "instead of the --latency-*/--bandwidth-* defaults.", rich_help_panel=SCENARIO_PANEL,
+                                     metavar="FILE")
+    ] = None,
     plot: PlotOption = None,
     real: RealOption = False,
     local_nodes: LocalNodesOption = False,
@@ -135,6 +140,12 @@ def simulate(
     from ..sim._timeline import render_timeline
 
     refuse_real_options_without_real(real, local_nodes, timeout, report)
+    links = (latency_intra, bandwidth_intra, latency_inter, bandwidth_inter)
+    if profile is not None:
+        refuse_unused("a measured --profile times the collectives", {
+            "--latency-*/--bandwidth-*": links != (2.0, 150.0, 10.0, 25.0)})  # fmt: skip
+        if scenario is None and not real:
+            raise ConfigError("--profile: only used with --scenario (it times the scenario's collectives)")
     if real:
         from ._real_view import run as run_real
 
@@ -146,14 +157,13 @@ def simulate(
             != (2.0, 150.0, 10.0, 25.0),
         })  # fmt: skip
         return run_real(spec, scenario=scenario or "env", backend=backend.value, timeout=timeout, local_nodes=local_nodes,
-                        pg_timeout=pg_timeout, report_path=report, plot=plot)  # fmt: skip
+                        pg_timeout=pg_timeout, report_path=report, plot=plot, profile=profile)  # fmt: skip
     if plot is not None:
         from ..plot import check_path  # matplotlib loads only when a picture is asked for
 
         check_path(plot)
     if not 0 <= work < float("inf"):
         raise ConfigError("--work must be a finite number of seconds, not negative")
-    links = (latency_intra, bandwidth_intra, latency_inter, bandwidth_inter)
     if not all(0 <= v < float("inf") for v in links) or 0 in (bandwidth_intra, bandwidth_inter):
         raise ConfigError("--bandwidth-* must be positive and --latency-* not negative (finite numbers)")
     options = SimOptions(work=work)
@@ -165,7 +175,9 @@ def simulate(
         scenario_options = ScenarioOptions(
             backend=_backend(backend.value, spec), algorithm=algorithm.value, timeout=pg_timeout, trace_steps=steps,
             cost=CostModel(alpha_intra=latency_intra * 1e-6, beta_intra=1 / (bandwidth_intra * 1e9),
-                           alpha_inter=latency_inter * 1e-6, beta_inter=1 / (bandwidth_inter * 1e9)),
+                           alpha_inter=latency_inter * 1e-6, beta_inter=1 / (bandwidth_inter * 1e9))
+            if profile is None else CostModel(),
+            profile=None if profile is None else str(profile),
         )  # fmt: skip
     result = run_simulation(
         spec,

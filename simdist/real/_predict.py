@@ -12,13 +12,16 @@ __all__ = ["error_key", "predict"]
 _LOCATION = re.compile(r"^\s*\[[^\]]*\]\s*")  # "[…/gloo/transport/tcp/pair.cc:553] " differs by build
 
 
-def predict(spec: LaunchSpec, scenario: str, *, backend: str = "gloo", pg_timeout: float | None = None) -> dict[str, Any]:
-    """Simulate the launch with the scenario; results and failures by rank (string keys, as JSON)."""
+def predict(spec: LaunchSpec, scenario: str, *, backend: str = "gloo", pg_timeout: float | None = None,
+            profile: Any = None) -> dict[str, Any]:
+    """Simulate the launch with the scenario; results and failures by rank (string keys, as JSON),
+    and every collective's predicted time (from ``profile``'s measured costs if one is given)."""
     from ..program._scenario import ScenarioOptions
     from ..sim._simulation import SimOptions, simulate
 
+    options = ScenarioOptions(backend=backend, timeout=pg_timeout, trace_steps=False, profile=profile)
     trace = simulate(spec, start_times=(0.0,) * spec.max_nodes, options=SimOptions(), scenario=scenario,
-                     scenario_options=ScenarioOptions(backend=backend, timeout=pg_timeout, trace_steps=False))  # fmt: skip
+                     scenario_options=options)  # fmt: skip
     errors = {}
     alternatives = {}
     for event in trace.events:
@@ -32,7 +35,40 @@ def predict(spec: LaunchSpec, scenario: str, *, backend: str = "gloo", pg_timeou
         "results": {str(r["rank"]): r["result"] for r in trace.results if str(r["rank"]) not in errors},
         "errors": errors,
         "alternatives": alternatives,  # other errors torch may raise there, depending on which timer fires first
+        "collectives": [
+            {k: e.detail[k] for k in ("op", "ranks", "bytes", "algorithm", "start", "end")}
+            for e in trace.of_kind("collective")
+        ][:MAX_PREDICTED],
+        "cost_model": trace.extra.get("cost_model"),
     }
+
+
+MAX_PREDICTED = 10_000  # collectives listed for the comparison (a long training loop has more)
+PROFILE_ENV = "SIMDIST_PROFILE"  # the profile's fits (JSON), for the worker that predicts
+PROFILE_ORIGIN_ENV = "SIMDIST_PROFILE_ORIGIN"
+
+
+def profile_env(path: str) -> dict[str, str]:
+    """Read a profile (checking it) and pass its fits to the workers; the raw points stay here."""
+    import dataclasses
+    import json
+
+    from ..collectives._profile import load_profile
+
+    profile = dataclasses.replace(load_profile(path), points=())
+    return {PROFILE_ENV: json.dumps(profile.to_dict(), separators=(",", ":")), PROFILE_ORIGIN_ENV: str(path)}
+
+
+def profile_from_env(env) -> Any:
+    """The profile :func:`profile_env` passed, as a cost model with its origin; None without one."""
+    import json
+
+    from ..collectives._profile import Profile
+
+    text = env.get(PROFILE_ENV)
+    if not text:
+        return None
+    return Profile.from_dict(json.loads(text), "profile").cost_model(origin=env.get(PROFILE_ORIGIN_ENV))
 
 
 def error_key(message: str) -> str:

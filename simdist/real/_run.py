@@ -17,6 +17,7 @@ import math
 import socket
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from ..launch._plan import make_plan
 from ..launch._spec import LaunchSpec, resolve_rendezvous
 from ._agents import AgentResult, clean_launcher_env, free_port, run_agents
 from ._report import REPORT_SCHEMA, child_failed_root_cause, compare, relevant_env
+from ._timing import compare_collectives
 
 __all__ = ["RealOptions", "run_real"]
 
@@ -44,6 +46,7 @@ class RealOptions:
     local_nodes: bool = False  # one agent per node on 127.0.0.1
     pg_timeout: float | None = None  # init_process_group timeout in the workers; None: 60 s, or timeout / 2
     predict_results: bool = True
+    profile: str | None = None  # a simdist.profile/1 file: the prediction's collective times come from it
 
     def __post_init__(self) -> None:
         if self.backend not in ("auto", "gloo", "nccl"):
@@ -98,6 +101,10 @@ def _environment(spec: LaunchSpec, options: RealOptions, out: Path, token: str) 
     env.update(spec.env)
     if options.predict_results:  # RANK 0's worker predicts the results (it has torch loaded already)
         env["SIMDIST_SPEC"] = json.dumps(spec_to_dict(spec))
+        if options.profile is not None:
+            from ._predict import profile_env
+
+            env.update(profile_env(options.profile))
     env.update(
         SIMDIST_SCENARIO=options.scenario, SIMDIST_OUT=str(out), SIMDIST_BACKEND=options.backend,
         SIMDIST_PG_TIMEOUT=str(options.pg_timeout), SIMDIST_TOKEN=token,
@@ -106,8 +113,13 @@ def _environment(spec: LaunchSpec, options: RealOptions, out: Path, token: str) 
     return env
 
 
-def run_real(spec: LaunchSpec, options: RealOptions, *, out_dir: str | None = None) -> dict:
-    """Run the scenario through real torchrun; return the ``simdist.report/1`` document."""
+def run_real(spec: LaunchSpec, options: RealOptions, *, out_dir: str | None = None,
+             extra_env: dict[str, str] | None = None, on_poll: Callable[[Path], None] | None = None) -> dict:
+    """Run the scenario through real torchrun; return the ``simdist.report/1`` document.
+
+    ``extra_env`` adds variables for the workers; ``on_poll(folder)`` is called while they
+    run, with the folder they write into (``simdist calibrate`` reads its progress there).
+    """
     require_torch()
     from ..program._scenario import check_scenario_ref
 
@@ -118,11 +130,12 @@ def run_real(spec: LaunchSpec, options: RealOptions, *, out_dir: str | None = No
     token = launch_token(spec)
     with tempfile.TemporaryDirectory(prefix="simdist-real-", dir=out_dir) as folder:
         out = Path(folder)
-        env = _environment(spec, options, out, token)
+        env = {**_environment(spec, options, out, token), **(extra_env or {})}
         worker_spec = _worker_spec(spec)
         commands = [torchrun_argv(worker_spec, m, launcher=" ".join(TORCHRUN)) for m in machines]
         per_agent = [_visible_devices_env(spec, m) for m in machines]
-        results = run_agents(commands, env=env, timeout=options.timeout, env_per_agent=per_agent)
+        results = run_agents(commands, env=env, timeout=options.timeout, env_per_agent=per_agent,
+                             on_poll=None if on_poll is None else (lambda: on_poll(out)))  # fmt: skip
         gathered = _gathered(out)
         records = _records(out, gathered)
         prediction = _prediction(gathered)
@@ -166,7 +179,7 @@ def _predict_here(spec: LaunchSpec, options: RealOptions, backend: str) -> dict[
     from ._predict import predict
 
     try:
-        return predict(spec, options.scenario, backend=backend, pg_timeout=options.pg_timeout)
+        return predict(spec, options.scenario, backend=backend, pg_timeout=options.pg_timeout, profile=options.profile)
     except Exception as exc:  # a prediction failure is reported, never fatal
         return {"error": f"{type(exc).__name__}: {exc}"}
 
@@ -258,6 +271,9 @@ def _report(spec, options, machines, results, records_and_host, prediction) -> d
         "gathered_by": gathered_by,
         "nodes_run_here": machines,
         "comparison": {"matches": not differences, "differences": differences},
+        # every collective the scenario called: predicted and measured time, algbw and busbw (nccl-tests' factors)
+        "collectives": compare_collectives(prediction.get("collectives") or [], records),
+        "cost_model": prediction.get("cost_model"),
     }
     report["failed"] = any(w.get("error") for w in workers) or any(
         r.returncode not in (0, None) or r.timed_out for r in results

@@ -410,4 +410,5 @@ def simulate(
         runner.close()
     trace.extra["scenario"] = {"name": chosen.name, "ref": chosen.ref, "backend": settings.backend,
                                "algorithm": settings.algorithm, "pg_timeout": settings.pg_timeout}  # fmt: skip
+    trace.extra["cost_model"] = settings.cost.summary()  # which numbers time the collectives
     return trace

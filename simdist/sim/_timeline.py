@@ -98,6 +98,9 @@ def render_timeline(trace: Trace) -> str:
         lines += [_line(e) for e in events[-MAX_LINES // 2 :]]
     else:
         lines = [_line(e) for e in events]
+    cost = trace.extra.get("cost_model")
+    if cost and any(e.kind in ("collective", "p2p") for e in trace.events):
+        lines.append(f"{'':12}collective times: {cost['source']}")
     results = [r for r in trace.results if r.get("result") is not None or r.get("exit_code") == 0]
     if any(r.get("result") is not None for r in results):
         lines += ["", "Results:"]
