@@ -72,7 +72,9 @@ def calibrate(
     from ..collectives._profile import parse_ops, parse_sizes
     from ..documents._io import check_writable, write_atomic
     from ..real._calibrate import CalibrateOptions, plan_calibration, run_calibration
-    from ..real._run import _machines, require_torch
+    from .._errors import ConfigError
+    from ..launch._spec import resolve_rendezvous
+    from ..real._run import require_torch
 
     check_writable(output)  # before minutes of measuring, not after
     if plot is not None:
@@ -84,7 +86,9 @@ def calibrate(
         iters=iters, warmup=warmup, timeout=timeout, local_nodes=local_nodes, name=name,
     )  # fmt: skip
     plan = plan_calibration(spec, options)
-    _machines(spec, local_nodes)  # on a cluster: each machine runs its share with its own --node-rank
+    if spec.max_nodes > 1 and not local_nodes and spec.node_rank is None and resolve_rendezvous(spec).backend == "static":
+        raise ConfigError("calibrate on a cluster: run the same command on every machine with its own --node-rank "
+                          "(or use --local-nodes to run every node on this machine)")  # fmt: skip
     require_torch()
     err = Console(stderr=True, highlight=False)
     _say(plan.describe())
@@ -107,7 +111,7 @@ def calibrate(
 
 def _say(line: str = "") -> None:
     """A plain line on stdout: tables must not wrap or be styled."""
-    sys.stdout.write(line + "\n")
+    sys.stdout.write(line.rstrip() + "\n")
     sys.stdout.flush()
 
 

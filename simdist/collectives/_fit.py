@@ -147,12 +147,13 @@ def _segment(points: Sequence[FitPoint]) -> tuple[Segment, float]:
 
 
 def fit_segments(points: Sequence[FitPoint], *, tolerance: float = 0.15, max_segments: int = 3,
-                 min_sizes: int = 3) -> list[Segment]:  # fmt: skip
+                 min_sizes: int = 4) -> list[Segment]:  # fmt: skip
     """α and β per size range, fitted to ``points`` (times > 0); the same points give the same segments.
 
     Starts from one line over every size. While some segment misses a point by more
     than ``tolerance`` (relative), its sizes are split at the boundary that lowers the
-    loss (see HUBER) most — kept only if it lowers it by more than noise would (SPLIT_GAIN).
+    loss (see HUBER) most — kept only if it lowers it by more than noise would (SPLIT_GAIN),
+    and by half (SPLIT_SHARE). Each segment spans at least ``min_sizes`` sizes.
     """
     if not points:
         raise ValueError("no points to fit")
@@ -168,7 +169,8 @@ def fit_segments(points: Sequence[FitPoint], *, tolerance: float = 0.15, max_seg
         index = max(open_pieces, key=lambda i: (pieces[i][2], -i))
         group, segment, _ = pieces[index]
         split = _best_split(group, min_sizes)
-        if split is None or _loss(group, segment.alpha, segment.beta) - split[0] < SPLIT_GAIN * _noise(group, segment):
+        before = _loss(group, segment.alpha, segment.beta)
+        if split is None or before - split[0] < max(SPLIT_GAIN * _noise(group, segment), SPLIT_SHARE * before):
             tried.add(segment.min_bytes)
             continue
         _, left, right = split
@@ -177,6 +179,8 @@ def fit_segments(points: Sequence[FitPoint], *, tolerance: float = 0.15, max_seg
 
 
 SPLIT_GAIN = 3.0  # a split must lower the loss by 3 σ² (noise alone lowers it by about σ² for its 2 parameters)
+SPLIT_SHARE = 0.5  # ... and by half: a lone spoiled point is not a change of regime
+NOISE_FLOOR = 0.02  # σ is never taken below 2 %: exact points elsewhere must not make any split look significant
 
 
 def _noise(points: Sequence[FitPoint], segment: Segment) -> float:
@@ -185,7 +189,7 @@ def _noise(points: Sequence[FitPoint], segment: Segment) -> float:
                        for p in points)  # fmt: skip
     middle = len(residuals) // 2
     median = residuals[middle] if len(residuals) % 2 else (residuals[middle - 1] + residuals[middle]) / 2
-    return (1.4826 * median) ** 2
+    return max(1.4826 * median, NOISE_FLOOR) ** 2
 
 
 def _best_split(group: list[FitPoint], min_sizes: int):
