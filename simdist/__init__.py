@@ -19,6 +19,7 @@ __all__ = [
     "NodePlan",
     "Plan",
     "PlanWarning",
+    "Profile",
     "RealModeError",
     "RealModeUnavailable",
     "RealRunFailed",
@@ -30,6 +31,7 @@ __all__ = [
     "Trace",
     "TraceEvent",
     "WorkerPlan",
+    "load_profile",
     "make_plan",
     "parse_torchrun_args",
     "resolve_rendezvous",
@@ -49,6 +51,8 @@ _LAZY_NAMES = {
     "ScenarioOptions": "program._scenario",
     "Trace": "documents._trace",
     "TraceEvent": "documents._trace",
+    "Profile": "collectives._profile",
+    "load_profile": "collectives._profile",
 }
 
 

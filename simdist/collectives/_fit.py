@@ -153,7 +153,7 @@ def fit_segments(points: Sequence[FitPoint], *, tolerance: float = 0.15, max_seg
     Starts from one line over every size. While some segment misses a point by more
     than ``tolerance`` (relative), its sizes are split at the boundary that lowers the
     loss (see HUBER) most — kept only if it lowers it by more than noise would (SPLIT_GAIN),
-    and by half (SPLIT_SHARE). Each segment spans at least ``min_sizes`` sizes.
+    and by 30 % (SPLIT_SHARE). Each segment spans at least ``min_sizes`` sizes.
     """
     if not points:
         raise ValueError("no points to fit")
@@ -170,7 +170,7 @@ def fit_segments(points: Sequence[FitPoint], *, tolerance: float = 0.15, max_seg
         group, segment, _ = pieces[index]
         split = _best_split(group, min_sizes)
         before = _loss(group, segment.alpha, segment.beta)
-        if split is None or before - split[0] < max(SPLIT_GAIN * _noise(group, segment), SPLIT_SHARE * before):
+        if split is None or before - split[0] < max(SPLIT_GAIN * _noise(split[1], split[2]), SPLIT_SHARE * before):
             tried.add(segment.min_bytes)
             continue
         _, left, right = split
@@ -179,14 +179,18 @@ def fit_segments(points: Sequence[FitPoint], *, tolerance: float = 0.15, max_seg
 
 
 SPLIT_GAIN = 3.0  # a split must lower the loss by 3 σ² (noise alone lowers it by about σ² for its 2 parameters)
-SPLIT_SHARE = 0.5  # ... and by half: a lone spoiled point is not a change of regime
+SPLIT_SHARE = 0.3  # ... and by 30 %: a lone spoiled point is not a change of regime
 NOISE_FLOOR = 0.02  # σ is never taken below 2 %: exact points elsewhere must not make any split look significant
 
 
-def _noise(points: Sequence[FitPoint], segment: Segment) -> float:
-    """σ² of the relative residuals, estimated robustly (1.4826 × their median absolute value)."""
-    residuals = sorted(abs(relative_residual(p.k_alpha * segment.alpha + p.k_beta * segment.beta, p.time))
-                       for p in points)  # fmt: skip
+def _noise(left: Sequence[FitPoint], right: Sequence[FitPoint]) -> float:
+    """σ² of the relative residuals once split (the single line's own would count its misfit as noise),
+    estimated robustly: 1.4826 × their median absolute value."""
+    residuals = []
+    for part in (left, right):
+        alpha, beta = _solve(part)
+        residuals += [abs(relative_residual(p.k_alpha * alpha + p.k_beta * beta, p.time)) for p in part]
+    residuals.sort()
     middle = len(residuals) // 2
     median = residuals[middle] if len(residuals) % 2 else (residuals[middle - 1] + residuals[middle]) / 2
     return max(1.4826 * median, NOISE_FLOOR) ** 2
