@@ -35,7 +35,7 @@ def calibrate(
     ] = "all",
     iters: Annotated[
         Optional[int],
-        typer.Option("--iters", help="Timed calls per size \\[default: gloo 21, nccl 20].", rich_help_panel=SWEEP_PANEL,
+        typer.Option("--iters", help="Timed calls per size \\[default: gloo 21, nccl 50].", rich_help_panel=SWEEP_PANEL,
                      show_default=False),
     ] = None,
     warmup: Annotated[
@@ -128,7 +128,7 @@ class _ProgressView:
         self.plan, self.err = plan, err
         self.live = err.is_terminal
         self.progress = None
-        self.tasks: dict[tuple, int] = {}
+        self.tasks: dict[tuple, tuple[int, int]] = {}  # op -> (bar, rounds)
         self.current: tuple | None = None
         self.last = None
 
@@ -150,12 +150,17 @@ class _ProgressView:
         if self.progress is not None:
             if key not in self.tasks:
                 where = "within a machine" if progress.link == "intra" else "between machines"
-                self.tasks[key] = self.progress.add_task(f"{progress.op} ({progress.algorithm}, {where})",
-                                                         total=progress.rounds)  # fmt: skip
-            self.progress.update(self.tasks[key], completed=progress.round, total=progress.rounds)
+                bar = self.progress.add_task(f"{progress.op} ({progress.algorithm}, {where})", total=progress.rounds)
+                self.tasks[key] = (bar, progress.rounds)
+            self.progress.update(self.tasks[key][0], completed=progress.round)
 
     def _finished(self) -> None:
-        if self.current is None or self.live:
+        if self.current is None:
+            return
+        if self.progress is not None:  # the last round may have gone by between two polls
+            bar, rounds = self.tasks[self.current]
+            self.progress.update(bar, completed=rounds)
+            self.progress.stop_task(bar)
             return
         _, link, op, algorithm = self.current
         where = "within a machine" if link == "intra" else "between machines"

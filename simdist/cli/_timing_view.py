@@ -36,7 +36,7 @@ def show_collectives(report: dict, console) -> None:
         return
     table = Table(title="Collectives: predicted vs measured (busbw with nccl-tests' factors)", title_justify="left",
                   header_style="bold cyan")  # fmt: skip
-    for column in ("op", "ranks", "size", "predicted", "measured", "measured/predicted", "busbw pred.", "busbw meas."):
+    for column in ("op", "ranks", "size", "predicted", "measured", "meas./pred.", "busbw pred.", "busbw meas."):
         table.add_column(column, justify="left" if column in ("op", "ranks") else "right")
     for row in rows[:MAX_ROWS]:
         predicted, measured = row["predicted"], row["measured"]
@@ -51,5 +51,4 @@ def show_collectives(report: dict, console) -> None:
     if source:
         console.print(f"predicted times: {source}", highlight=False, markup=False)
     hint = "" if (report.get("cost_model") or {}).get("measured") else "; `simdist calibrate` measures this machine"
-    console.print(f"measured: the fastest rank's time per call (the last to arrive waited least){hint}",
-                  highlight=False, markup=False)  # fmt: skip
+    console.print(f"measured: the fastest rank's time per call{hint}", highlight=False, markup=False)

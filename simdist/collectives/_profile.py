@@ -413,7 +413,11 @@ def build_fits(raw: Sequence[RawPoint]) -> tuple[tuple[CollectiveFit, ...], tupl
         p = item[0]
         groups.setdefault((p.link, p.op, p.algorithm), []).append(item)
     collectives = []
-    for (link, op, algorithm), items in sorted(groups.items(), key=lambda kv: (LINKS.index(kv[0][0]), kv[0][1:])):
+    def order(kv):
+        (link, op, algorithm), _ = kv
+        return LINKS.index(link), CALIBRATED_OPS.index(op) if op in CALIBRATED_OPS else len(CALIBRATED_OPS), op, algorithm
+
+    for (link, op, algorithm), items in sorted(groups.items(), key=order):
         first = items[0][0]
         collectives.append(_fit_of(link, op, algorithm, first.backend_algorithm, first.ranks, items))
     links = []

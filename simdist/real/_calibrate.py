@@ -33,7 +33,7 @@ SWEEP = f"{Path(__file__).with_name('_sweep.py')}:sweep"
 # Defaults that finish in well under a minute on a 2-core machine (gloo), and cover
 # NCCL's small-message and bandwidth regimes on GPUs (as nccl-tests -b 8 -e 256M -f 2).
 DEFAULT_SIZES = {"gloo": "8B..32MiB", "nccl": "8B..256MiB"}
-DEFAULT_ITERS = {"gloo": 21, "nccl": 20}
+DEFAULT_ITERS = {"gloo": 21, "nccl": 50}
 DEFAULT_WARMUP = {"gloo": 2, "nccl": 5}
 # What a sweep roughly costs before anything is measured: start-up, and a typical link.
 STARTUP_SECONDS = {"gloo": 7.0, "nccl": 20.0}
@@ -136,7 +136,7 @@ def _sweep_seconds(backend: str, ops, sizes, iters: int, warmup: int, phases) ->
             algorithm = {"all_reduce": "ring", "broadcast": "tree", "all_to_all": "direct"}.get(op, "ring")
             per_round = sum(k_a * alpha + k_b * beta for k_a, k_b in (coefficients(op, algorithm, n, s) for s in sizes))
             # a burst of 3 (gloo) or 5 (nccl) per round, plus an untimed call before each
-            timed = iters * 6 if backend == "nccl" else iters * 4 / 3
+            timed = iters * 6 / 5 if backend == "nccl" else iters * 4 / 3
             total += variants * (per_round * (timed + warmup) + GROUP_SECONDS)
     return total
 

@@ -120,7 +120,7 @@ def _measure(torch, dist, config: dict, phase: int, link: str, ranks: list[int],
     gpu = backend == "nccl"
     sync = torch.cuda.synchronize if gpu else (lambda: None)
     burst = NCCL_BURST if gpu else GLOO_BURST
-    rounds = config["iters"] if gpu else math.ceil(config["iters"] / burst)  # iters: timed calls per size
+    rounds = math.ceil(config["iters"] / burst)  # iters: timed calls per size, in rounds of a burst each
     for size in sizes:
         for _ in range(config["warmup"]):
             calls[size]()
