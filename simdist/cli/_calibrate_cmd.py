@@ -97,6 +97,10 @@ def calibrate(
     started = time.perf_counter()
     with _ProgressView(plan, err) as view:
         profile = run_calibration(plan, on_progress=view.update)
+    if profile is None:
+        _say(f"node {spec.node_rank} ran its share of the sweep; the profile is written on the machine whose worker "
+             f"got RANK 0 ({plan.spec.master_addr})")  # fmt: skip
+        return 0
     write_atomic(output, profile.to_json())
     show_profile(profile, _say)
     _say(f"profile: {output} (measured in {time.perf_counter() - started:.1f} s)")

@@ -184,8 +184,12 @@ def read_progress(folder: Path) -> Progress | None:
         return None
 
 
-def run_calibration(plan: CalibrationPlan, on_progress: Callable[[Progress], None] | None = None) -> Profile:
-    """Run the sweep through real torchrun and fit the profile. Raises RealRunFailed if it fails."""
+def run_calibration(plan: CalibrationPlan, on_progress: Callable[[Progress], None] | None = None) -> Profile | None:
+    """Run the sweep through real torchrun and fit the profile. Raises RealRunFailed if it fails.
+
+    On a cluster, only the machine whose worker has RANK 0 gathers every rank's points and
+    fits the profile; the others run their share and get None.
+    """
     from ._run import RealOptions, run_real
 
     config = {"ops": list(plan.ops), "sizes": list(plan.sizes), "iters": plan.iters, "warmup": plan.warmup}
@@ -204,11 +208,11 @@ def run_calibration(plan: CalibrationPlan, on_progress: Callable[[Progress], Non
                                                      "SIMDIST_TIME_COLLECTIVES": "0"}, on_poll=poll)  # fmt: skip
     wall = time.perf_counter() - started
     workers = report["workers"]
+    share_only = len(report["nodes_run_here"]) < plan.spec.max_nodes and report["gathered_by"] is None
+    if share_only and not report.get("failed"):
+        return None  # another machine's worker has RANK 0: the profile is written there
     if report.get("failed") or not workers or any(not isinstance(w.get("result"), dict) for w in workers):
         why = report.get("diagnosis") or "no worker reported its measurements"
-        if len(report["nodes_run_here"]) < plan.spec.max_nodes and report["gathered_by"] is None:
-            raise RealRunFailed("this machine ran its share of the sweep; the profile is written on the machine "
-                                "whose worker got RANK 0")  # fmt: skip
         tail = next((a["stderr_tail"][-1] for a in report["agents"] if a["stderr_tail"]), "")
         raise RealRunFailed(f"calibration failed: {why}" + (f" (torchrun: {tail})" if tail and not report.get(
             "diagnosis") else ""))  # fmt: skip
