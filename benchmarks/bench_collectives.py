@@ -42,7 +42,7 @@ def simulated(elements: int, steps: bool) -> float:
     from simdist import LaunchSpec
     from simdist.collectives._engine import CollectiveEngine
     from simdist.program._scenario import ScenarioOptions
-    from simdist.sim._simulation import SimOptions, simulate
+    from simdist import SimOptions, simulate
 
     spent = []
     original = CollectiveEngine._execute
@@ -73,7 +73,7 @@ BIG = """
 import json, resource, time
 from simdist import LaunchSpec
 from simdist.program._scenario import ScenarioOptions
-from simdist.sim._simulation import SimOptions, simulate
+from simdist import SimOptions, simulate
 def scenario(dist):
     import torch
     t = torch.tensor([1.0])

@@ -21,7 +21,7 @@ import time
 CHILD = """
 import json, resource, sys, time
 from simdist import LaunchSpec
-from simdist.sim._simulation import SimOptions, simulate
+from simdist import SimOptions, simulate
 nodes = int(sys.argv[1])
 spec = LaunchSpec(nnodes=nodes, nproc_per_node=8, master_addr="10.0.0.1", master_port=29500)
 start = time.perf_counter()
@@ -36,7 +36,7 @@ print(json.dumps({"seconds": elapsed, "peak_mib": resource.getrusage(resource.RU
 
 def core_2x2(runs: int) -> list[float]:
     from simdist import LaunchSpec
-    from simdist.sim._simulation import simulate
+    from simdist import simulate
 
     spec = LaunchSpec(nnodes=2, nproc_per_node=2, master_port=29500)
     simulate(spec)  # warm imports and caches

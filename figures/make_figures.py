@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import io
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from simdist import LaunchSpec, make_plan
 from simdist.cli import main as simdist_main
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # architecture.py sits next to this file
+import architecture  # noqa: E402
 
 
 def plan(**launch) -> dict:
@@ -73,7 +76,7 @@ def calibration() -> object:
     from simdist.plot._calibration import calibration_figure
 
     profile = load_profile(HERE.parent / "tutorials" / "examples" / "profiles" / "gloo-2cpu.json")
-    return calibration_figure([profile.to_dict()])
+    return calibration_figure([profile])
 
 
 FIGURES: dict[str, Callable[[], object]] = {
@@ -88,6 +91,7 @@ FIGURES: dict[str, Callable[[], object]] = {
     "rank-map-report-mismatch.svg": lambda: simdist.plot.rank_map(report_with_mismatch()),
     "timeline-restart.svg": lambda: simdist.plot.timeline(simulated(
         "--nnodes", "2", "--nproc", "2", "--master-port", "29500", "--fail", "1:0@2.7", "--max-restarts", "1")),
+    "architecture.svg": architecture.draw,
     "ring-allreduce-4.svg": lambda: simdist.plot.ring_steps(simulated(
         "--nnodes", "1", "--nproc", "4", "--master-port", "29500", "--start-times", "0", "--scenario", "allreduce",
         "--algorithm", "ring")),

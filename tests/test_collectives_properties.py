@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 
 from simdist import LaunchSpec  # noqa: E402
 from simdist.program._scenario import ScenarioOptions  # noqa: E402
-from simdist.sim._simulation import SimOptions, simulate  # noqa: E402
+from simdist import SimOptions, simulate  # noqa: E402
 from simdist.testing.models import reference_collective  # noqa: E402
 
 FAST = SimOptions(agent_startup=0.1, worker_startup=0.1)
@@ -111,10 +111,10 @@ def test_every_rank_gets_the_reference_result_whatever_the_interleaving(case, se
     assert trace.outcome == "ok", trace.diagnosis
     expected = reference_collective(kind, inputs, op=op, root=root)
     dtype = inputs[0].dtype
-    for result, want in zip(sorted(trace.results, key=lambda r: r["rank"]), expected, strict=True):
+    for result, want in zip(sorted(trace.results, key=lambda r: r.rank), expected, strict=True):
         if kind in ("reduce_scatter_tensor", "scatter") and want is not None:
             want = want.reshape(1, -1)
-        assert _close(result["result"], None if want is None else want.tolist(), dtype), (result, want)
+        assert _close(result.result, None if want is None else want.tolist(), dtype), (result, want)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -129,7 +129,7 @@ def test_ring_tree_and_recursive_doubling_agree(n, dtype, op, size, data):
         assert trace.outcome == "ok", trace.diagnosis
         (collective,) = trace.of_kind("collective")
         assert collective.detail["algorithm"] == algorithm
-        results[algorithm] = [r["result"] for r in trace.results]
+        results[algorithm] = [r.result for r in trace.results]
     reference = reference_collective("all_reduce", inputs, op=op)[0].tolist()
     for algorithm, per_rank in results.items():
         assert all(_close(r, reference, dtype) for r in per_rank), algorithm
@@ -222,7 +222,7 @@ def test_every_mismatch_or_deadlock_is_detected_and_named(n, fault, data):
         assert marker in pending[culprit]
         assert [r for r, what in pending.items() if r != culprit and marker in what] == []
         assert f"rank {culprit}: {pending[culprit]}" in trace.diagnosis
-    assert all(r["exit_code"] != 0 for r in trace.results if r["rank"] != culprit) or fault == "skip_and_exit"
+    assert all(r.exit_code != 0 for r in trace.results if r.rank != culprit) or fault == "skip_and_exit"
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -259,7 +259,7 @@ def test_premul_sum_is_refused_by_gloo_and_computed_by_nccl():
     assert gloo.outcome == "worker_failed"
     assert "Cannot use ReduceOp.PREMUL_SUM with Gloo" in gloo.diagnosis
     nccl = _run(_launch(1, 2), scenario, backend="nccl")
-    assert [r["result"] for r in nccl.results] == [1.5, 1.5]  # 0.5 * (1 + 2)
+    assert [r.result for r in nccl.results] == [1.5, 1.5]  # 0.5 * (1 + 2)
 
 
 def test_nccl_refuses_bitwise_ops_like_torch():

@@ -24,3 +24,11 @@ def test_running_explain_loads_nothing_heavy():
 
 def test_import_simdist_is_light_too():
     assert _loaded_after("import simdist") == set()
+
+
+def test_running_script_and_explain_from_load_nothing_heavy():
+    code = "import contextlib, io\nfrom simdist.cli import main\nwith contextlib.redirect_stdout(io.StringIO()):\n    main(ARGS)"
+    for args in (["script", "--nnodes", "2", "--hosts", "10.0.0.1,10.0.0.2", "train.py"],
+                 ["script", "--slurm", "--nnodes", "2", "--nproc", "8", "train.py"],
+                 ["explain", "--from", "mpirun", "--", "mpirun", "-np", "4", "-H", "a:2,b:2", "t.py"]):  # fmt: skip
+        assert _loaded_after(code.replace("ARGS", repr(args))) == set(), args

@@ -127,3 +127,25 @@ def test_plotting_loads_matplotlib_only_when_asked():
 def test_the_public_surface_is_small():
     assert sorted(simdist.plot.__all__) == ["check_path", "draw", "plot_file", "rank_map", "ring_steps", "save",
                                             "timeline"]
+
+
+def test_typed_documents_draw_what_their_json_draws(tmp_path):
+    """Every drawing takes the typed document as well as its JSON form, and draws the same picture."""
+    from simdist import SimOptions, simulate
+    from simdist.documents import Report
+
+    def svg(fig, name: str) -> bytes:
+        return simdist.plot.save(fig, tmp_path / f"{name}.svg").read_bytes()
+
+    plan = make_plan(LaunchSpec(nnodes=2, nproc_per_node=[1, 3], gpus_per_node=4, master_port=29500))
+    assert svg(simdist.plot.rank_map(plan.document()), "a") == svg(simdist.plot.rank_map(plan.to_dict()), "b")
+    trace = simulate(LaunchSpec(nnodes=2, nproc_per_node=2, master_port=29500, max_restarts=1), start_times=[0, 0],
+                     failures=["1:0@2.5"], options=SimOptions(work=5), scenario="allreduce")  # fmt: skip
+    data = json.loads(trace.to_json())
+    for view in ("auto", "timeline", "steps"):
+        assert svg(simdist.plot.draw(trace, view=view), "c") == svg(simdist.plot.draw(data, view=view), "d"), view
+    report = {"schema": "simdist.report/1", "launch": data["launch"], "backend": "gloo", "plan": data["plan"],
+              "workers": [{**{k: w[k] for k in ("rank", "local_rank", "group_rank", "node_rank", "env")},
+                           "device": {"type": "cpu", "index": None}} for w in data["plan"]["workers"]],
+              "comparison": {"matches": True, "differences": []}}  # fmt: skip
+    assert svg(simdist.plot.rank_map(Report.from_dict(report)), "e") == svg(simdist.plot.rank_map(report), "f")

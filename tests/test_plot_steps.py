@@ -187,7 +187,7 @@ def test_replaying_the_simulators_own_steps_ends_with_every_result_complete(call
     result = simulate(spec, options=SimOptions(agent_startup=0.1, worker_startup=0.1), scenario=scenario,
                       scenario_options=ScenarioOptions(algorithm=algorithm))  # fmt: skip
     assert result.outcome == "ok", result.diagnosis
-    collective = find_collective(result.to_dict())
+    collective = find_collective(result)  # the typed Trace simulate() returns
     n_chunks, states, full = replay(collective)
     if call == "reduce_scatter":  # rank r ends with chunk r reduced over every rank
         assert [states[-1][r][r] for r in range(n)] == [full[r] for r in range(n)]

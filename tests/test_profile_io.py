@@ -13,6 +13,9 @@ from simdist import ConfigError, LaunchSpec, ScenarioOptions, simulate
 from simdist.cli import main
 from simdist.collectives._algorithms import DEFAULT_SOURCE, CostModel
 from simdist.collectives._profile import Profile, load_profile, parse_json
+from simdist.documents import (
+    CollectiveTiming, Comparison, CostModelSummary, Prediction, Report, TimedCall, Trace,
+)  # fmt: skip
 from tests.profile_helpers import synthetic_profile
 
 
@@ -146,6 +149,43 @@ def test_simulating_with_a_profile_gives_byte_identical_traces(profile_file, cap
     api = [simulate(LaunchSpec(nnodes=2, nproc_per_node=2), seed=3, scenario="training",
                     scenario_options=ScenarioOptions(profile=str(profile_file))).to_json() for _ in range(2)]  # fmt: skip
     assert api[0] == api[1]
+
+
+def test_the_cost_model_is_a_typed_part_of_the_trace_and_reads_back(profile_file):
+    for options in (ScenarioOptions(profile=str(profile_file)), ScenarioOptions()):
+        trace = simulate(LaunchSpec(nnodes=2, nproc_per_node=2), seed=1, scenario="training", scenario_options=options)
+        assert isinstance(trace.cost_model, CostModelSummary)
+        again = Trace.from_dict(json.loads(trace.to_json()))
+        assert again.cost_model == trace.cost_model and again.to_json() == trace.to_json()
+    assert simulate(LaunchSpec(nproc_per_node=2)).cost_model is None  # nothing ran: no collective was timed
+
+
+def test_a_script_is_timed_by_the_profile_too(profile_file, tmp_path, capsys):
+    script = tmp_path / "train.py"
+    script.write_text("import torch, torch.distributed as dist\ndist.init_process_group('gloo')\n"
+                      "dist.all_reduce(torch.ones(1024))\n")  # fmt: skip
+    assert main(["simulate", "--nproc", "2", "--profile", str(profile_file), str(script)]) == 0
+    assert "collective times: profile synthetic" in capsys.readouterr().out
+
+
+def test_a_report_reads_back_its_collective_timings_and_cost_model():
+    predicted = TimedCall(2e-4, 4096 / 2e-4, 4096 / 2e-4, algorithm="ring")
+    measured = TimedCall(3e-4, 4096 / 3e-4, 4096 / 3e-4, ranks_timed=2)
+    rows = (CollectiveTiming("all_reduce", (0, 1), 4096, predicted, measured),
+            CollectiveTiming("broadcast", (0, 1), 8, None, measured))  # fmt: skip
+    cost = synthetic_profile().cost_model(origin="p.json").summary()
+    report = Report(launch={}, scenario="allreduce", backend="gloo", torch_version=None, plan=None,
+                    prediction=Prediction(cost_model=cost), workers=(), agents=(), comparison=Comparison(),
+                    failed=False, diagnosis=None, collectives=rows)  # fmt: skip
+    data = json.loads(report.to_json())
+    assert data["collectives"][0]["measured_over_predicted"] == pytest.approx(1.5)
+    assert data["collectives"][0]["predicted"] == {"time": 2e-4, "algbw": 4096 / 2e-4, "busbw": 4096 / 2e-4,
+                                                   "algorithm": "ring"}  # fmt: skip
+    assert data["cost_model"]["file"] == "p.json" and data["cost_model"]["measured"] is True
+    again = Report.from_dict(data)
+    assert again.collectives == rows and again.prediction.cost_model == cost
+    with pytest.raises(ConfigError, match="a collective lacks 'bytes'"):
+        Report.from_dict({**data, "collectives": [{"op": "all_reduce", "ranks": [0, 1]}]})
 
 
 def test_the_timeline_says_where_collective_times_come_from(profile_file, capsys):

@@ -6,7 +6,7 @@ import pytest
 
 from simdist import LaunchSpec, make_plan
 from simdist.launch._commands import torchrun_argv
-from simdist.real import clean_launcher_env, free_port, run_agents
+from simdist.real._agents import clean_launcher_env, free_port, run_agents
 
 from .conftest import TORCHRUN
 

@@ -8,6 +8,7 @@ import pytest
 
 from simdist import ConfigError
 from simdist.cli import main
+from simdist.documents import Report
 from simdist.real._agents import alive
 
 pytestmark = pytest.mark.real
@@ -18,26 +19,28 @@ FAULTY = HERE / "scenarios" / "faulty.py"
 
 
 def _real(capsys, tmp_path, *argv):
-    report = tmp_path / "report.json"
-    code = main(["simulate", "--real", "--report", str(report), *argv])
+    """Run ``simdist simulate --real``: the status, the output, the report file as JSON and read back typed."""
+    path = tmp_path / "report.json"
+    code = main(["simulate", "--real", "--report", str(path), *argv])
     out, err = capsys.readouterr()
-    data = json.loads(report.read_text()) if report.exists() else None
-    return code, out, err, data
+    data = json.loads(path.read_text()) if path.exists() else None
+    return code, out, err, data, None if data is None else Report.from_dict(data, str(path))
 
 
-def _no_orphans(report):
-    pids = [pid for agent in report["agents"] for pid in agent["pids"]]
+def _no_orphans(report: Report):
+    pids = [pid for agent in report.agents for pid in agent.pids]
     assert pids, "the run should have recorded its processes"
     assert not [pid for pid in pids if alive(pid)]
 
 
 def test_one_node_two_processes_matches(capsys, tmp_path):
-    code, out, _, report = _real(capsys, tmp_path, "--scenario", "allreduce", "--nnodes", "1", "--nproc", "2")
+    code, out, _, data, report = _real(capsys, tmp_path, "--scenario", "allreduce", "--nnodes", "1", "--nproc", "2")
     assert code == 0, out
-    assert report["schema"] == "simdist.report/1" and report["comparison"]["matches"]
-    assert [w["result"] for w in report["workers"]] == [[1.0, 2.0], [1.0, 2.0]]
+    assert data["schema"] == "simdist.report/1" and data["comparison"]["matches"] and report.matches
+    assert report.to_dict() == data  # the file is the typed report, every key of it
+    assert [w.result for w in report.workers] == [[1.0, 2.0], [1.0, 2.0]]
     assert {"rank", "local_rank", "group_rank", "node_rank", "env", "hostname", "pid", "device", "result"} <= set(
-        report["workers"][0]
+        data["workers"][0]
     )
     assert "matched the prediction for all 2 ranks" in out
     _no_orphans(report)
@@ -45,36 +48,38 @@ def test_one_node_two_processes_matches(capsys, tmp_path):
 
 @pytest.mark.parametrize("nproc", ["2", "1,3"], ids=["2x2", "1+3"])
 def test_local_nodes_match(capsys, tmp_path, nproc):
-    code, out, _, report = _real(capsys, tmp_path, "--scenario", "ring", "--nnodes", "2", "--nproc", nproc, "--local-nodes")
+    code, out, _, _, report = _real(capsys, tmp_path, "--scenario", "ring", "--nnodes", "2", "--nproc", nproc,
+                                    "--local-nodes")  # fmt: skip
     assert code == 0, out
     world = sum(int(p) for p in nproc.split(",")) if "," in nproc else 2 * int(nproc)
-    assert len(report["workers"]) == world
-    assert {w["node_rank"] for w in report["workers"]} == {0, 1}
+    assert len(report.workers) == world
+    assert {w.node_rank for w in report.workers} == {0, 1}
     _no_orphans(report)
 
 
 def test_a_wrong_prediction_exits_1_and_shows_the_difference(capsys, tmp_path):
-    code, out, _, report = _real(capsys, tmp_path, "--scenario", f"{FAULTY}:pid_dependent", "--nnodes", "1", "--nproc", "2")
+    code, out, _, _, report = _real(capsys, tmp_path, "--scenario", f"{FAULTY}:pid_dependent", "--nnodes", "1",
+                                    "--nproc", "2")  # fmt: skip
     assert code == 1
-    assert not report["comparison"]["matches"]
-    assert {d["field"] for d in report["comparison"]["differences"]} == {"result"}
+    assert not report.matches
+    assert {d.field for d in report.comparison.differences} == {"result"}
     assert "difference(s) from the prediction" in out and "result: predicted" in out
 
 
 def test_a_crashing_worker_is_named(capsys, tmp_path):
-    code, out, _, report = _real(capsys, tmp_path, "--scenario", f"{FAULTY}:crash_on_rank_1", "--nnodes", "1",
-                                 "--nproc", "2", "--timeout", "60")  # fmt: skip
+    code, out, _, _, report = _real(capsys, tmp_path, "--scenario", f"{FAULTY}:crash_on_rank_1", "--nnodes", "1",
+                                    "--nproc", "2", "--timeout", "60")  # fmt: skip
     assert code == 1
-    assert report["diagnosis"].startswith("rank 1")
-    assert "rank 1 fails on purpose" in report["diagnosis"]
+    assert report.diagnosis.startswith("rank 1")
+    assert "rank 1 fails on purpose" in report.diagnosis
     _no_orphans(report)
 
 
 def test_a_hanging_worker_is_stopped_and_named(capsys, tmp_path):
-    code, out, _, report = _real(capsys, tmp_path, "--scenario", f"{FAULTY}:hang_on_rank_1", "--nnodes", "1",
-                                 "--nproc", "2", "--timeout", "12")  # fmt: skip
+    code, out, _, _, report = _real(capsys, tmp_path, "--scenario", f"{FAULTY}:hang_on_rank_1", "--nnodes", "1",
+                                    "--nproc", "2", "--timeout", "12")  # fmt: skip
     assert code == 1
-    assert report["diagnosis"] == "timed out; rank 1 never reported (hung or killed)"
+    assert report.diagnosis == "timed out; rank 1 never reported (hung or killed)"
     _no_orphans(report)
 
 
@@ -83,7 +88,7 @@ def test_torch_missing_exits_3(capsys, monkeypatch, tmp_path):
 
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
-    code, _, err, _ = _real(capsys, tmp_path, "--scenario", "env")
+    code, _, err, _, _ = _real(capsys, tmp_path, "--scenario", "env")
     assert code == 3
     assert "pip install torch" in err and len(err.strip().splitlines()) == 1
 
@@ -126,7 +131,7 @@ def test_a_cluster_launch_gathers_every_node_on_the_rank_0_machine(tmp_path):
     import subprocess
     import sys
 
-    from simdist.real import free_port
+    from simdist.real._agents import free_port
 
     port = str(free_port())
     processes = []
@@ -139,8 +144,8 @@ def test_a_cluster_launch_gathers_every_node_on_the_rank_0_machine(tmp_path):
         processes.append(subprocess.Popen(argv, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outputs = [p.communicate(timeout=120) for p in processes]
     assert [p.returncode for p in processes] == [0, 0], outputs
-    report = json.loads((tmp_path / "node0" / "report.json").read_text())
-    assert report["comparison"]["matches"] and [w["rank"] for w in report["workers"]] == [0, 1]
+    report = Report.from_dict(json.loads((tmp_path / "node0" / "report.json").read_text()))
+    assert report.matches and [w.rank for w in report.workers] == [0, 1]
     assert not (tmp_path / "node1" / "report.json").exists()
     assert "ran its share" in outputs[1][0]
 
@@ -198,3 +203,13 @@ def test_options_that_would_be_ignored_or_never_fire_are_refused(capsys, argv, n
 def test_an_unwritable_report_path_is_refused_before_anything_runs(capsys, tmp_path):
     code = main(["simulate", "--real", "--report", str(tmp_path / "missing" / "r.json"), "--timeout", "5"])
     assert code == 2 and "folder" in capsys.readouterr().err
+
+
+def test_simdist_real_exposes_its_entry_points_not_its_plumbing():
+    import simdist.documents
+    import simdist.real
+
+    public = {name for name in dir(simdist.real) if not name.startswith("_")}
+    assert set(simdist.real.__all__) == public == {"RealOptions", "Report", "run_real"}
+    assert simdist.real.Report is simdist.documents.Report
+    assert (simdist.real.RealOptions.__module__, simdist.real.run_real.__module__) == ("simdist.real", "simdist.real")

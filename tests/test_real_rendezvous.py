@@ -8,8 +8,8 @@ import pytest
 
 from simdist import LaunchSpec
 from simdist.launch._commands import torchrun_argv
-from simdist.sim._simulation import SimOptions, simulate
-from simdist.real import clean_launcher_env, free_port, run_agents
+from simdist import SimOptions, simulate
+from simdist.real._agents import clean_launcher_env, free_port, run_agents
 
 from .conftest import TORCHRUN
 

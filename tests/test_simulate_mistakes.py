@@ -4,8 +4,7 @@ Each expectation below was observed with two or three real torchrun agents on
 127.0.0.1 (gloo); the messages are torch's, verbatim.
 """
 
-from simdist import LaunchSpec
-from simdist.sim._simulation import SimOptions, simulate
+from simdist import LaunchSpec, SimOptions, simulate
 
 FAST = SimOptions(agent_startup=0.5, worker_startup=0.5, work=2.0)
 
@@ -60,7 +59,7 @@ def test_c10d_min_max_closes_after_last_call_with_the_nodes_present():
     joined = trace.of_kind("rdzv_join")[0].t
     done = trace.of_kind("rdzv_complete")[0].t
     assert 2.0 <= done - joined <= 3.0  # last call, plus at most one state sync
-    assert trace.plan["world_size"] == 2
+    assert trace.plan.world_size == 2
 
 
 def test_c10d_below_min_raises_a_bare_rendezvous_timeout():
@@ -106,7 +105,7 @@ def test_a_node_leaving_an_elastic_job_shrinks_it():
     (dead,) = trace.of_kind("rdzv_dead_node")
     assert dead.t >= 15.0
     assert assigned[-1].t - dead.t >= 30.0  # last_call_timeout for a round below max_nodes
-    assert [r["result"] for r in trace.results if r["node"] == 0] == [1.0, 1.0]  # node 1 died: no result
+    assert [r.result for r in trace.results if r.node == 0] == [1.0, 1.0]  # node 1 died: no result
 
 
 def test_time_sleep_in_a_scenario_passes_virtual_time():
@@ -129,3 +128,25 @@ def test_c10d_job_launched_after_the_previous_one_ended_forms_a_fresh_job():
     assert ranks == [(0, 0, 0), (1, 0, 0), (2, 0, 1), (3, 0, 1)]
     assert {e.node: e.detail["code"] for e in trace.of_kind("agent_exit")} == {0: 0, 1: 0, 2: 0, 3: 0}
     assert "2 separate jobs" in trace.diagnosis and trace.diagnosis.count("WORLD_SIZE=2") == 2
+
+
+def test_the_trace_records_the_env_each_worker_really_received_after_a_partial_restart():
+    """Static, 2 machines × 1: only machine 1's worker fails and restarts; machine 0's never does."""
+    spec = LaunchSpec(nnodes=2, nproc_per_node=1, master_port=29500, max_restarts=1)
+    trace = simulate(spec, failures=["1:0@2.6"], options=SimOptions(work=3.0), start_times=(0.0, 0.0))
+    assert trace.outcome == "ok", trace.diagnosis
+    counts = {w.rank: w.env["TORCHELASTIC_RESTART_COUNT"] for w in trace.plan.workers}
+    assert counts == {0: "0", 1: "1"}
+    spawned = {(e.rank, e.detail["attempt"]) for e in trace.of_kind("worker_spawn")}
+    assert spawned == {(0, 0), (1, 0), (1, 1)}  # the env agrees with the workers the agents started
+    assert trace.plan.restart_count == 1  # the plan's summary: the most restarts any node made
+
+
+def test_c10d_agents_waiting_in_a_round_fail_to_connect_when_the_store_host_dies():
+    """The machine hosting the c10d store dies during the last call: the others' store calls fail."""
+    spec = LaunchSpec(nnodes="1:3", nproc_per_node=1, rdzv_backend="c10d", rdzv_endpoint="127.0.0.1:29400",
+                      rdzv_conf={"join_timeout": 10, "last_call_timeout": 5})  # fmt: skip
+    trace = simulate(spec, start_times=(0.0, 0.5, float("inf")), failures=["0@3"], seed=3)
+    errors = [(e.node, e.detail["error"]) for e in trace.of_kind("agent_error")]
+    assert errors == [(1, "RendezvousConnectionError")]
+    assert trace.outcome == "rendezvous_timeout" and "Root cause: node 0 died." in trace.diagnosis

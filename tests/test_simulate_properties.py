@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from simdist import LaunchSpec
-from simdist.sim._simulation import SimOptions, simulate
+from simdist import SimOptions, simulate
 from simdist.testing.strategies import arrival_schedules, failure_plans, host_addresses, launch_specs
 
 FAST = SimOptions(agent_startup=0.5, worker_startup=0.5, work=0.5)

@@ -108,7 +108,7 @@ def calibrate(
         from ..plot import save
         from ..plot._calibration import calibration_figure
 
-        save(calibration_figure([profile.to_dict()]), plot)
+        save(calibration_figure([profile]), plot)
         _say(f"plot: {plot}")
     return 0
 

@@ -7,10 +7,11 @@ from typing import Annotated
 import typer
 
 from ..launch._explain import plan_json, render_env, render_tree
-from ..launch._plan import make_plan
+from ..launch._make import make_plan
 from ..launch._spec import LaunchSpec
 from . import app
 from ._launch_options import COMMAND_PARAMETER, launch_options
+from ._launcher_view import FromOption, from_launcher
 from ._shared_options import (
     DEFAULT_REPORT, DEFAULT_TIMEOUT, Backend, BackendOption, LocalNodesOption, PlotOption, RealOption, ReportOption,
     TimeoutOption, refuse_real_options_without_real, refuse_unused,
@@ -25,6 +26,7 @@ class ExplainFormat(str, Enum):
 
 
 @app.command()
+@from_launcher
 @launch_options
 def explain(
     spec: LaunchSpec,
@@ -37,6 +39,7 @@ def explain(
     backend: BackendOption = Backend.auto,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
     report: ReportOption = DEFAULT_REPORT,
+    from_: FromOption = None,
     command: COMMAND_PARAMETER = None,
 ) -> int:
     """Show the ranks, GPUs and environment torchrun will give every worker.

@@ -5,6 +5,7 @@ Commands declare ``spec: LaunchSpec`` and decorate themselves with
 (Typer reads signatures) and builds the spec, or reads a pasted torchrun command.
 """
 
+import dataclasses
 import functools
 import inspect
 import os
@@ -144,12 +145,22 @@ def _count_local_gpus(token: str) -> int:
     return count
 
 
-def build_spec(command: list[str] | None, local_machine: bool = False, **options) -> LaunchSpec:
+def build_spec(command: list[str] | None, local_machine: bool = False, scripts: bool = False, **options) -> LaunchSpec:
     """One LaunchSpec from the launch options, or from a pasted torchrun command.
 
     ``local_machine``: the launch runs here (``--real``), so ``--nproc gpu`` means this
     machine's GPU count and the shell's CUDA_VISIBLE_DEVICES applies, as under torchrun.
+    ``scripts``: words that are not a torchrun command are the script and its arguments.
     """
+    if command and scripts:
+        from ..launch._torchrun_args import is_launcher_command
+
+        if not is_launcher_command(command):
+            if options.get("script") is not None:
+                raise ConfigError("give the script once: as --script or after the launch options, not both")
+            options["script"] = None
+            spec = build_spec(None, local_machine, **options)
+            return dataclasses.replace(spec, script=tuple(command))
     gpus = options.pop("gpus_per_node")
     hosts = options.pop("hosts")
     gpus_per_node = [int(g) if g.strip().isdigit() else g for g in gpus.split(",")] if gpus else None
@@ -208,15 +219,16 @@ def _split_script(text: str | None) -> tuple[str, ...]:
     return tuple(words) or ("train.py",)
 
 
-def launch_options(func=None, *, runs_here: bool = False):
+def launch_options(func=None, *, scripts: bool = False, runs_here: bool = False):
     """Give a command the launch options; it receives ``spec`` (a LaunchSpec) instead.
 
     The command may declare ``command`` (the pasted torchrun words after ``--``);
     if it does not, the parameter is still accepted and passed to the spec builder.
+    ``scripts``: the command also takes ``SCRIPT.py ARGS…`` in the same place.
     ``runs_here``: the command always launches on this machine (as ``--real`` does).
     """
     if func is None:
-        return functools.partial(launch_options, runs_here=runs_here)
+        return functools.partial(launch_options, scripts=scripts, runs_here=runs_here)
     signature = inspect.signature(func)
     own = [p for p in signature.parameters.values() if p.name != "spec"]
     takes_command = "command" in signature.parameters
@@ -233,7 +245,7 @@ def launch_options(func=None, *, runs_here: bool = False):
     def command(**kwargs):
         options = {name: kwargs.pop(name) for name in LAUNCH_PARAMETERS}
         pasted = kwargs["command"] if takes_command else kwargs.pop("command")
-        spec = build_spec(pasted, local_machine=runs_here or bool(kwargs.get("real")), **options)
+        spec = build_spec(pasted, local_machine=runs_here or bool(kwargs.get("real")), scripts=scripts, **options)
         return func(spec=spec, **kwargs)
 
     command.__signature__ = signature.replace(

@@ -11,7 +11,7 @@ from ..collectives._algorithms import ALL_REDUCE_ALGORITHMS
 from .._errors import ConfigError
 from ..launch._spec import LaunchSpec
 from . import app
-from ._launch_options import COMMAND_PARAMETER, launch_options
+from ._launch_options import launch_options
 from ._shared_options import (
     DEFAULT_REPORT, DEFAULT_TIMEOUT, Backend, BackendOption, LocalNodesOption, PlotOption, RealOption, ReportOption,
     TimeoutOption, refuse_real_options_without_real, refuse_unused,
@@ -19,6 +19,7 @@ from ._shared_options import (
 
 SIM_PANEL = "Simulation"
 SCENARIO_PANEL = "Scenario and collectives"
+SCRIPT_PANEL = "Your script"
 
 
 Algorithm = Enum("Algorithm", {name: name for name in ("auto", *ALL_REDUCE_ALGORITHMS)}, type=str)
@@ -67,14 +68,38 @@ def _backend(choice: str, spec: LaunchSpec) -> str:
         return choice
     if spec.gpus_per_node is None:
         return "gloo"
-    from ..launch._plan import make_plan
+    from ..launch._make import make_plan
 
     plan = make_plan(spec)
     return "nccl" if all(g is not None for n in plan.nodes for g in n.gpus) else "gloo"
 
 
-@app.command()
-@launch_options
+SCRIPT_PARAMETER = Annotated[
+    Optional[list[str]],
+    typer.Argument(
+        help="The training script and its arguments, run unmodified on every rank (train.py --lr 0.1); "
+        "or, after `--`, a whole torchrun command.",
+        show_default=False,
+        metavar="[SCRIPT.py ARGS… | -- TORCHRUN COMMAND…]",
+    ),
+]
+
+
+def _local_ranks(text: str | None) -> set[int] | None:
+    """torchrun's ``--local-ranks-filter``: which local ranks' output to show."""
+    if text is None:
+        return None
+    try:
+        ranks = {int(r) for r in text.split(",")}
+    except ValueError:
+        raise ConfigError("--local-ranks-filter must be a comma-separated list of integers e.g. "
+                          "--local-ranks-filter=0,1,2") from None  # fmt: skip
+    return ranks
+
+
+# Options stop at the script's name, as torchrun's do: what follows belongs to the script.
+@app.command(context_settings={"allow_interspersed_args": False})
+@launch_options(scripts=True)
 def simulate(
     spec: LaunchSpec,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the one RNG (start jitter, ties).", rich_help_panel=SIM_PANEL)] = 0,
@@ -125,27 +150,46 @@ def simulate(
                                      "instead of the --latency-*/--bandwidth-* defaults.", rich_help_panel=SCENARIO_PANEL,
                                      metavar="FILE")
     ] = None,
+    module: Annotated[bool, typer.Option("--module", "-m", help="The script is a module (python -m), as torchrun's -m.",
+                                         rich_help_panel=SCRIPT_PANEL)] = False,
+    wall_timeout: Annotated[
+        float, typer.Option("--wall-timeout", help="Real seconds a rank may compute without calling torch.distributed "
+                            "or time before it is stopped and named.", rich_help_panel=SCRIPT_PANEL)
+    ] = 60.0,
+    local_ranks_filter: Annotated[
+        Optional[str], typer.Option("--local-ranks-filter", help="Show only these local ranks' output (0,1), as torchrun.",
+                                    rich_help_panel=SCRIPT_PANEL, metavar="R0,R1,…")
+    ] = None,
     plot: PlotOption = None,
     real: RealOption = False,
     local_nodes: LocalNodesOption = False,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
     report: ReportOption = DEFAULT_REPORT,
-    command: COMMAND_PARAMETER = None,
+    command: SCRIPT_PARAMETER = None,
 ) -> int:
     """Simulate the launch — agents, rendezvous, ranks, workers, failures — on a virtual clock.
 
-    [bold]simdist simulate --nnodes 2 --nproc 2 --seed 7[/bold]  ·  [bold]simdist simulate --nnodes 2 --start-times 0,1000[/bold]
+    [bold]simdist simulate --nnodes 2 --nproc 2 train.py --epochs 3[/bold]  ·  [bold]simdist simulate --nnodes 2 --start-times 0,1000[/bold]
     """
-    from ..sim._simulation import SimOptions, parse_failure, simulate as run_simulation
+    from ..program._simulate import simulate as run_simulation
+    from ..sim._simulation import SimOptions, parse_failure
     from ..sim._timeline import render_timeline
 
     refuse_real_options_without_real(real, local_nodes, timeout, report)
+    runs_script = bool(command)  # a script after the options, or inside a pasted torchrun command
+    if runs_script and scenario is not None:
+        raise ConfigError("give a --scenario or a script to run, not both")
+    if module and not runs_script:
+        raise ConfigError("-m/--module needs a module name to run: simdist simulate -m package.module ARGS…")
+    if not 0 < wall_timeout < float("inf"):
+        raise ConfigError("--wall-timeout must be a positive number of seconds")
+    local_ranks = _local_ranks(local_ranks_filter)
     links = (latency_intra, bandwidth_intra, latency_inter, bandwidth_inter)
     if profile is not None:
         refuse_unused("a measured --profile times the collectives", {
             "--latency-*/--bandwidth-*": links != (2.0, 150.0, 10.0, 25.0)})  # fmt: skip
-        if scenario is None and not real:
-            raise ConfigError("--profile: only used with --scenario (it times the scenario's collectives)")
+        if scenario is None and not runs_script and not real:
+            raise ConfigError("--profile: only used with --scenario or a script (it times their collectives)")
     if real:
         from ._real_view import run as run_real
 
@@ -156,8 +200,12 @@ def simulate(
             "--latency-*/--bandwidth-*": (latency_intra, bandwidth_intra, latency_inter, bandwidth_inter)
             != (2.0, 150.0, 10.0, 25.0),
         })  # fmt: skip
+        if spec.no_python:
+            raise ConfigError("--no-python: simdist compares Python scripts only")
         return run_real(spec, scenario=scenario or "env", backend=backend.value, timeout=timeout, local_nodes=local_nodes,
-                        pg_timeout=pg_timeout, report_path=report, plot=plot, profile=profile)  # fmt: skip
+                        pg_timeout=pg_timeout, report_path=report, plot=plot,
+                        script=tuple(spec.script) if runs_script else None, module=module or spec.module,
+                        profile=profile)  # fmt: skip
     if plot is not None:
         from ..plot import check_path  # matplotlib loads only when a picture is asked for
 
@@ -168,7 +216,7 @@ def simulate(
         raise ConfigError("--bandwidth-* must be positive and --latency-* not negative (finite numbers)")
     options = SimOptions(work=work)
     scenario_options = None
-    if scenario is not None:
+    if scenario is not None or runs_script:
         from ..collectives._algorithms import CostModel
         from ..program._scenario import ScenarioOptions
 
@@ -187,7 +235,11 @@ def simulate(
         node_ranks=_ints("--node-ranks", node_ranks),
         options=options,
         scenario=scenario,
+        script=spec.script if runs_script else None,
+        module=module or spec.module,
+        no_python=spec.no_python,
         scenario_options=scenario_options,
+        wall_timeout=wall_timeout,
     )
     if trace is not None:
         from ..documents._io import write_atomic
@@ -196,7 +248,7 @@ def simulate(
     if format is SimulateFormat.json:
         sys.stdout.write(result.to_json() + "\n")
     else:
-        sys.stdout.write(render_timeline(result) + "\n")
+        sys.stdout.write(render_timeline(result, local_ranks) + "\n")
     if plot is not None:
         from ..plot import draw, save
 

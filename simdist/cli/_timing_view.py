@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..documents._report import Report, TimedCall
+
 MAX_ROWS = 20
 
 
@@ -15,23 +20,23 @@ def _time(seconds: float | None) -> str:
     return f"{seconds * 1e6:.1f} µs"
 
 
-def _gbps(side: dict | None, key: str) -> str:
-    return "—" if side is None else f"{side[key] / 1e9:.3f}"
+def _gbps(side: TimedCall | None) -> str:
+    return "—" if side is None else f"{side.busbw / 1e9:.3f}"
 
 
-def _ranks(ranks: list[int]) -> str:
-    if ranks and ranks == list(range(ranks[0], ranks[-1] + 1)) and len(ranks) > 2:
+def _ranks(ranks: tuple[int, ...]) -> str:
+    if ranks and ranks == tuple(range(ranks[0], ranks[-1] + 1)) and len(ranks) > 2:
         return f"{ranks[0]}–{ranks[-1]}"
     return ",".join(map(str, ranks[:8])) + ("…" if len(ranks) > 8 else "")
 
 
-def show_collectives(report: dict, console) -> None:
-    """A table of the collectives the scenario called (if it called any), then where the predictions come from."""
+def show_collectives(report: Report, console) -> None:
+    """A table of the collectives the program called (if it called any), then where the predictions come from."""
     from rich.table import Table
 
     from ..collectives._profile import format_size
 
-    rows = report.get("collectives") or []
+    rows = report.collectives
     if not rows:
         return
     table = Table(title="Collectives: predicted vs measured (busbw with nccl-tests' factors)", title_justify="left",
@@ -39,16 +44,16 @@ def show_collectives(report: dict, console) -> None:
     for column in ("op", "ranks", "size", "predicted", "measured", "meas./pred.", "busbw pred.", "busbw meas."):
         table.add_column(column, justify="left" if column in ("op", "ranks") else "right")
     for row in rows[:MAX_ROWS]:
-        predicted, measured = row["predicted"], row["measured"]
-        ratio = row["measured_over_predicted"]
-        table.add_row(row["op"], _ranks(row["ranks"]), format_size(row["bytes"]),
-                      _time(predicted and predicted["time"]), _time(measured and measured["time"]),
-                      "—" if ratio is None else f"{ratio:.3g}×", _gbps(predicted, "busbw"), _gbps(measured, "busbw"))  # fmt: skip
+        predicted, measured = row.predicted, row.measured
+        ratio = row.measured_over_predicted
+        table.add_row(row.op, _ranks(row.ranks), format_size(row.bytes),
+                      _time(predicted and predicted.time), _time(measured and measured.time),
+                      "—" if ratio is None else f"{ratio:.3g}×", _gbps(predicted), _gbps(measured))  # fmt: skip
     console.print(table)
     if len(rows) > MAX_ROWS:
         console.print(f"  … {len(rows) - MAX_ROWS} more collectives in the report", highlight=False)
-    source = (report.get("cost_model") or {}).get("source")
-    if source:
-        console.print(f"predicted times: {source}", highlight=False, markup=False)
-    hint = "" if (report.get("cost_model") or {}).get("measured") else "; `simdist calibrate` measures this machine"
+    cost = report.prediction.cost_model
+    if cost is not None and cost.source:
+        console.print(f"predicted times: {cost.source}", highlight=False, markup=False)
+    hint = "" if cost is not None and cost.measured else "; `simdist calibrate` measures this machine"
     console.print(f"measured: the fastest rank's time per call{hint}", highlight=False, markup=False)

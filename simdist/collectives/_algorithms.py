@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .._errors import ConfigError
+from ..documents._cost import CostModelSummary
 
 __all__ = [
     "ALGORITHMS",
@@ -246,11 +247,10 @@ class CostModel:
         return (f"given values, not measured: α {self.alpha_intra * 1e6:g}/{self.alpha_inter * 1e6:g} µs, "
                 f"{_gbps(self.beta_intra)}/{_gbps(self.beta_inter)} GB/s within/between machines")  # fmt: skip
 
-    def summary(self) -> dict:
+    def summary(self) -> CostModelSummary:
         """``describe()`` and the numbers, for the trace's ``cost_model`` key."""
-        return {"source": self.describe(), "measured": False, "profile": None, "alpha_intra": self.alpha_intra,
-                "beta_intra": self.beta_intra, "alpha_inter": self.alpha_inter, "beta_inter": self.beta_inter,
-                "gamma": self.gamma}  # fmt: skip
+        return CostModelSummary(source=self.describe(), alpha_intra=self.alpha_intra, beta_intra=self.beta_intra,
+                                alpha_inter=self.alpha_inter, beta_inter=self.beta_inter, gamma=self.gamma)  # fmt: skip
 
     def transfer_time(self, nbytes: int, same_node: bool) -> float:
         if same_node:

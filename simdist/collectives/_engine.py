@@ -20,18 +20,18 @@ is drawn from the seed (``shuffle=True``), so Hypothesis can explore them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from ._algorithms import ALGORITHMS, CostModel, bus_factor, choose_algorithm, schedule, step_count
-from ._ops import OP_TYPES, Op, SimProblem, differences, fingerprint, same_call
+from ._ops import OP_TYPES, Op, differences, fingerprint, same_call
 from ..sim._kernel import Event, Kernel
 from ._reductions import Combine, flat_view, reduce_in_order, run_schedule, splits
-from ..sim._world import WorkerError
+from .._errors import WorkerError
+from ..sim._world import Problem, World
 
-if TYPE_CHECKING:
-    from ..sim._simulation import Simulation
+Recorder = Callable[..., None]  # record(kind, node, rank, **detail): the simulation's trace
 
 __all__ = ["CollectiveEngine"]
 
@@ -47,11 +47,13 @@ SCHEDULE_KIND = {
 class CollectiveEngine:
     """Matches, runs and times the operations of one World's ranks."""
 
-    def __init__(self, sim: Simulation, world, backend: str, algorithm: str, cost: CostModel,
-                 timeout: float, trace_steps: bool, exact_steps: bool = False) -> None:  # fmt: skip
-        self.sim = sim
-        self.kernel: Kernel = sim.kernel
+    def __init__(self, kernel: Kernel, record: Recorder, world: World, backend: str, algorithm: str,
+                 cost: CostModel, timeout: float, trace_steps: bool, exact_steps: bool = False,
+                 detail: bool = False) -> None:  # fmt: skip
+        self.kernel = kernel
+        self.record = record
         self.world = world
+        world.on_rank_gone.append(self.rank_gone)
         self.backend = backend
         self.algorithm = algorithm
         self.cost = cost
@@ -69,11 +71,21 @@ class CollectiveEngine:
         self.exited: dict[int, str] = {}  # rank -> "done" (scenario returned) | "dead" (worker died)
         self.started = 0
         self.node_of: dict[int, int] = {}
-        self.problem: SimProblem | None = None
+        self._problem: Problem | None = None
         self._broken: set[tuple] = set()  # (group, seq) of collectives whose calls disagree
-        self.detail = sim.spec.env.get("TORCH_DISTRIBUTED_DEBUG") == "DETAIL"
+        self.detail = detail  # TORCH_DISTRIBUTED_DEBUG=DETAIL: the ProcessGroupWrapper checks every call
         # rank -> other errors real torch may raise instead of the predicted one (timing races)
         self.alternatives: dict[int, list[str]] = {}
+
+    @property
+    def problem(self) -> Problem | None:
+        """The first mismatch or deadlock among these ranks (also reported to the world)."""
+        return self._problem
+
+    @problem.setter
+    def problem(self, problem: Problem) -> None:
+        self._problem = problem
+        self.world.problems.append(problem)
 
     # -- rank lifecycle --------------------------------------------------------------------
 
@@ -113,7 +125,7 @@ class CollectiveEngine:
         if self.problem is None and skipped:
             pending = {r: op.describe() for r, op in sorted(self.blocked_on.items())}
             pending[rank] = "exited"
-            self.problem = SimProblem(
+            self.problem = Problem(
                 "deadlock",
                 self.kernel.now,
                 f"rank {rank} exited while {_ranks_phrase([op.rank for op in victims])} for it in "
@@ -121,7 +133,7 @@ class CollectiveEngine:
                 pending,
                 self._real_text("closed", victims[0]),
             )
-            self.sim.record("deadlock", None, None, message=self.problem.message, pending=_str_keys(pending))
+            self.record("deadlock", None, None, message=self.problem.message, pending=_str_keys(pending))
         for op in victims:
             if self.backend == "nccl":
                 self._fail_later(op, self.timeout, "DistBackendError", self._watchdog(op))
@@ -228,9 +240,9 @@ class CollectiveEngine:
                 pending.setdefault(r, "finished")
         first = self.blocked_on[min(self.blocked_on)]
         lines = "; ".join(f"rank {r}: {what}" for r, what in sorted(pending.items()))
-        self.problem = SimProblem("deadlock", self.kernel.now, f"no rank can make progress — {lines}", pending,
+        self.problem = Problem("deadlock", self.kernel.now, f"no rank can make progress — {lines}", pending,
                                   self._real_text("hang", first))  # fmt: skip
-        self.sim.record("deadlock", None, None, message=self.problem.message, pending=_str_keys(pending))
+        self.record("deadlock", None, None, message=self.problem.message, pending=_str_keys(pending))
         self._time_out_together([op for _, op in sorted(self.blocked_on.items())])
 
     # -- mismatches ------------------------------------------------------------------------------
@@ -244,9 +256,9 @@ class CollectiveEngine:
             summary = "; ".join(f"rank {r}: {what}" for r, what in pending.items())
             message = (f"ranks disagree at collective #{other.seq} of {_group_name(other)} — {summary}. "
                        f"torch with TORCH_DISTRIBUTED_DEBUG=DETAIL reports: {text}")  # fmt: skip
-            self.problem = SimProblem("collective_mismatch", self.kernel.now, message, pending,
+            self.problem = Problem("collective_mismatch", self.kernel.now, message, pending,
                                       self._real_text("mismatch", first, other))  # fmt: skip
-            self.sim.record("collective_mismatch", None, None, message=text, pending=_str_keys(pending))
+            self.record("collective_mismatch", None, None, message=text, pending=_str_keys(pending))
         if self.detail:  # the ProcessGroupWrapper raises at the call, on every rank involved
             for op in ops:
                 peer = next(o for o in ops if not same_call(o, op))
@@ -352,9 +364,7 @@ class CollectiveEngine:
     def _abort_later(self, op: Op, delay: float, message: str) -> None:
         def fire(_event, op=op) -> None:
             if not op.event.triggered:
-                error = WorkerError("SIGABRT", message)
-                error.exit_code = -6
-                op.event.fail(error)
+                op.event.fail(WorkerError("SIGABRT", message, exit_code=-6))
 
         self.kernel.timeout(delay).callbacks.append(fire)
 
@@ -382,7 +392,7 @@ class CollectiveEngine:
                 self._fail_now(op, "RuntimeError", str(exc))
             return
         recv.source = send.rank
-        self.sim.record("p2p", self.node_of.get(send.rank), send.rank, src=send.rank, dst=recv.rank, tag=send.tag,
+        self.record("p2p", self.node_of.get(send.rank), send.rank, src=send.rank, dst=recv.rank, tag=send.tag,
                         bytes=nbytes, start=round(start, 9), end=round(start + duration, 9))  # fmt: skip
         for op in (send, recv):
             self._complete(op, start + duration)
@@ -436,13 +446,13 @@ class CollectiveEngine:
             counted = step_count(base, algorithm, n)
         duration = t - start
         algbw = nbytes / duration if duration > 0 else 0.0
-        self.sim.record("collective", None, None, op=first.kind, seq=first.seq, group=_group_name(first),
+        self.record("collective", None, None, op=first.kind, seq=first.seq, group=_group_name(first),
                         ranks=group_ranks if n <= 4096 else [group_ranks[0], group_ranks[-1]], algorithm=algorithm,
                         bytes=nbytes, start=round(start, 9), end=round(t, 9), steps=counted,
                         algbw=algbw, busbw=algbw * bus_factor(base, n))  # fmt: skip
         if self.trace_steps and n <= MAX_TRACED_STEPS_GROUP:
             for index, step, begin, end in timed:
-                self.sim.record("collective_step", None, None, op=first.kind, seq=first.seq, group=_group_name(first),
+                self.record("collective_step", None, None, op=first.kind, seq=first.seq, group=_group_name(first),
                                 algorithm=algorithm, step=index, steps=len(timed), phase=step.phase,
                                 reduce=step.reduce,
                                 transfers=[{"src": group_ranks[x.src], "dst": group_ranks[x.dst], "chunk": x.chunk,

@@ -9,7 +9,7 @@ import torch
 
 from ..sim._kernel import Event
 
-__all__ = ["OP_TYPES", "Op", "SimProblem", "differences", "fingerprint", "red_type", "same_call"]
+__all__ = ["OP_TYPES", "Op", "differences", "fingerprint", "red_type", "same_call"]
 
 OP_TYPES = {
     "all_reduce": "ALLREDUCE", "broadcast": "BROADCAST", "reduce": "REDUCE", "all_gather": "ALLGATHER",
@@ -60,17 +60,6 @@ class Op:
         if self.reduce_op is not None:
             details.append(f"op={red_type(self.reduce_op)}")
         return f"{self.kind}#{self.seq} on {group}" + (f" ({', '.join(details)})" if details else "")
-
-
-@dataclasses.dataclass
-class SimProblem:
-    """A collective mismatch or a deadlock, with what each rank was doing."""
-
-    outcome: str  # "collective_mismatch" | "deadlock"
-    t: float
-    message: str
-    pending: dict[int, str]
-    real: str  # what a real job shows instead
 
 
 def op_name(reduce_op) -> str:

@@ -4,18 +4,21 @@ torch's Python layer (``dist.all_reduce`` and friends) does the argument checkin
 and group bookkeeping, then calls these methods with tensors and options. Here we
 apply what the simulated backend (gloo or NCCL) itself refuses, with its message,
 and hand the call to the :class:`CollectiveEngine`. Blocking happens in
-:meth:`SimWork.wait`, which yields the rank's greenlet back to the kernel.
+:meth:`SimWork.wait`, which hands the rank's baton back to the kernel until the
+operation completes. C++ callers (DDP's reducer) ask for a future instead: it is
+returned completed, after the same wait, so no C++ frame ever blocks on simdist.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import greenlet
 import torch
 import torch.distributed as dist
 import torch.distributed.distributed_c10d as c10d
 
+from .._errors import ProcessAborted
 from ._ops import Op, red_type
 from ._torch_world import IdentityRanks
 
@@ -27,25 +30,25 @@ __all__ = ["RankRuntime", "SimProcessGroup", "SimWork"]
 _FLOATING = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
-class ProcessAborted(BaseException):
-    """The simulated process aborted (SIGABRT): not catchable by ``except Exception``."""
-
-
 class RankRuntime:
-    """What a rank's ProcessGroups share: the engine, the rank, and how to block."""
+    """What a rank's ProcessGroups share: the engine, the rank, and how to block.
 
-    def __init__(self, engine: CollectiveEngine, rank: int, backend: str) -> None:
+    ``block(event)`` hands the baton back to the kernel until ``event`` has fired (the
+    program layer provides it: this layer knows nothing of threads).
+    """
+
+    def __init__(self, engine: CollectiveEngine, rank: int, backend: str, block: Callable[[Any], Any]) -> None:
         self.engine = engine
         self.rank = rank
         self.backend = backend
-        self.glet: greenlet.greenlet | None = None
+        self.block = block
 
     def wait(self, op: Op) -> Op:
         """Block the rank until ``op`` completes; re-raise its failure as torch would."""
         event = op.event
         if not event.processed:
             self.engine.waiting(self.rank, op)
-            self.glet.parent.switch(("wait", event))  # the driver resumes us once the event fired
+            self.block(event)  # the kernel resumes us once the event fired
         self.engine.resumed(self.rank)
         if not event.ok:
             raise _as_torch_error(event.value)
@@ -93,6 +96,15 @@ class SimWork(dist.distributed_c10d.Work):
         self.wait()
         return list(self._op.outputs or self._op.tensors)
 
+    def get_future(self) -> torch.futures.Future:
+        """A future that is already complete: the wait happens here, on the rank's own stack."""
+        future: torch.futures.Future = torch.futures.Future()
+        try:
+            future.set_result(self.result())
+        except Exception as exc:  # torch's error, delivered where the caller expects it
+            future.set_exception(exc)
+        return future
+
     def _source_rank(self) -> int:
         self.wait()
         return self._group._to_group_rank(self._op.source)
@@ -119,6 +131,18 @@ class SimProcessGroup(dist.ProcessGroup):
 
     def getBackendName(self) -> str:
         return "simdist"
+
+    # A ProcessGroup subclassed in Python keeps its name on the Python side (FSDP2 and
+    # DeviceMesh read it); torch sets it through _set_group_name when it creates the group.
+    def _set_group_name(self, name: str) -> None:
+        self._group_name = name
+
+    @property
+    def group_name(self) -> str:
+        name = getattr(self, "_group_name", None)
+        if name is None:
+            raise RuntimeError("ProcessGroup name not set")
+        return name
 
     def size(self) -> int:
         return self._sim_size

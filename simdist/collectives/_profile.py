@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import ConfigError
+from ..documents._cost import CostModelSummary
 from ._algorithms import CostModel, bus_factor
 from ._fit import FitPoint, Segment, coefficients, fit_segments, relative_residual, segment_for
 
@@ -360,9 +361,9 @@ class ProfileCostModel(CostModel):
     def describe(self) -> str:
         return self.label or f"profile {self.profile_name}"
 
-    def summary(self) -> dict[str, Any]:
-        return {"source": self.describe(), "measured": True, "profile": self.profile_name,
-                "file": self.origin or None, "backend": self.backend, "links": dict(self.notes)}  # fmt: skip
+    def summary(self) -> CostModelSummary:
+        return CostModelSummary(source=self.describe(), measured=True, profile=self.profile_name,
+                                file=self.origin or None, backend=self.backend, links=dict(self.notes))  # fmt: skip
 
 
 # -- building a profile from measurements -----------------------------------------------------------

@@ -3,8 +3,9 @@
 Scenarios call the real ``torch.distributed`` API — its argument checks, group
 bookkeeping, object collectives and error messages are torch's own. Only the
 backend is simulated. torch keeps its state in one module-level ``_World``; we
-install a stand-in that gives every rank (every greenlet) a private one, the way
-torch's own threaded test backend gives every thread one.
+install a stand-in that gives every rank (every rank's thread) a private one, the way
+torch's own threaded test backend gives every thread one, and switch the C++ group
+registry to one registry per thread (torch's ``_set_thread_isolation_mode``).
 
 This is the one module that touches torch internals (``distributed_c10d._world``,
 ``_new_process_group_helper``, ``_update_default_pg``, the C++ group-name registry).
@@ -19,14 +20,16 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import greenlet
+import threading
+
 import torch.distributed as dist
 import torch.distributed.distributed_c10d as c10d
+import torch._C._distributed_c10d as torch_c10d
 from torch._C._distributed_c10d import _unregister_process_group
 
 from .._errors import SimulationError
 
-__all__ = ["IdentityRanks", "RankWorld", "install", "new_rank_world"]
+__all__ = ["IdentityRanks", "RankWorld", "forget_rank_world", "install", "new_rank_world"]
 
 BACKEND_NAME = "simdist"
 _REQUIRED = ("_world", "_World", "_new_process_group_helper", "_update_default_pg", "_process_group_name")
@@ -110,15 +113,15 @@ class RankWorld:
         ]  # fmt: skip
 
 
-class _GreenletWorlds:
-    """Installed as ``distributed_c10d._world``: each greenlet sees its rank's world."""
+class _ThreadWorlds:
+    """Installed as ``distributed_c10d._world``: each rank's thread sees its rank's world."""
 
     def __init__(self, fallback: Any) -> None:
         object.__setattr__(self, "_worlds", {})
         object.__setattr__(self, "_fallback", fallback)
 
     def _current(self):
-        return self._worlds.get(greenlet.getcurrent(), self._fallback)
+        return self._worlds.get(threading.get_ident(), self._fallback)
 
     def __getattr__(self, name: str):
         return getattr(self._current(), name)
@@ -127,17 +130,20 @@ class _GreenletWorlds:
         setattr(self._current(), name, value)
 
 
-_installed: _GreenletWorlds | None = None
+_installed: _ThreadWorlds | None = None
 
 
 @contextlib.contextmanager
-def install() -> Iterator[_GreenletWorlds]:
+def install() -> Iterator[_ThreadWorlds]:
     """Swap in per-rank worlds (and rank-unique group names) for the duration of a simulation."""
     global _installed
     check_torch()
     _register_backend()
     previous_world, previous_name = c10d._world, c10d._process_group_name
-    worlds = _GreenletWorlds(previous_world)
+    worlds = _ThreadWorlds(previous_world)
+    isolation = getattr(torch_c10d, "_set_thread_isolation_mode", None)
+    if isolation is not None:
+        isolation(True)
     _installed = worlds
 
     def rank_unique_name(ranks, use_hashed_name):
@@ -159,19 +165,32 @@ def install() -> Iterator[_GreenletWorlds]:
                 with contextlib.suppress(Exception):
                     _unregister_process_group(name)
         worlds._worlds.clear()
+        if isolation is not None:
+            isolation(False)
         _installed = None
 
 
-def new_rank_world(glet: greenlet.greenlet, rank: int) -> RankWorld:
-    """Give ``glet`` its own world; torch calls made inside it see only that world."""
+def new_rank_world(rank: int) -> RankWorld:
+    """Give the calling thread (a rank's) its own world; torch calls made on it see only that world."""
     assert _installed is not None, "install() first"
     world = RankWorld(rank)
-    _installed._worlds[glet] = world
+    _installed._worlds[threading.get_ident()] = world
     return world
 
 
+def forget_rank_world() -> None:
+    """The calling rank's thread is ending: drop its world (and its groups from its registry)."""
+    if _installed is None:
+        return
+    world = _installed._worlds.pop(threading.get_ident(), None)
+    if world is not None:
+        for name in list(world.pg_names.values()):
+            with contextlib.suppress(Exception):
+                _unregister_process_group(name)
+
+
 def init_rank(rank: int, size: int, store: dist.Store, timeout: timedelta) -> dist.ProcessGroup:
-    """``init_process_group(backend, rank, world_size)`` for the current greenlet's rank.
+    """``init_process_group(backend, rank, world_size)`` for the current thread's rank.
 
     The bookkeeping is torch's (``_new_process_group_helper``); only the identity
     rank map of WORLD is lazy (see :class:`IdentityRanks`).

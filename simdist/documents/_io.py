@@ -25,11 +25,11 @@ def check_writable(path: str | os.PathLike) -> Path:
     return target
 
 
-def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
+def write_atomic(path: str | os.PathLike, data: str | bytes, mode: int | None = None) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
 
-    The file gets the mode a plain ``open()`` would give it; any failure is a one-line
-    ConfigError and leaves no temporary file behind.
+    The file gets the mode a plain ``open()`` would give it, or exactly ``mode`` (0o755 for
+    a script); any failure is a one-line ConfigError and leaves no temporary file behind.
     """
     target = check_writable(path)
     folder = target.parent if str(target.parent) else Path(".")
@@ -43,7 +43,7 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600
+        os.chmod(temp, 0o666 & ~_umask() if mode is None else mode)  # mkstemp makes 0600
         os.replace(temp, target)
     except BaseException as exc:
         try:

@@ -7,3 +7,22 @@ layer imports only the standard library.
 
 May import: the standard library, :mod:`simdist._errors`, :mod:`simdist.documents`.
 """
+
+from ._addresses import is_loopback
+from ._commands import torchrun_command
+from ._make import make_plan
+from ._plan import NodePlan, Plan, WorkerPlan, build_plan
+from ._spec import LaunchSpec, RendezvousSetup, resolve_rendezvous
+
+__all__ = [
+    "LaunchSpec",
+    "NodePlan",
+    "Plan",
+    "RendezvousSetup",
+    "WorkerPlan",
+    "build_plan",
+    "is_loopback",
+    "make_plan",
+    "resolve_rendezvous",
+    "torchrun_command",
+]

@@ -6,9 +6,9 @@ are grouped into one warning per rule so that a 100,000-node plan stays readable
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 
+from ._addresses import is_loopback
 from ._plan import NodePlan, Plan, PlanWarning
 
 __all__ = ["check_plan"]
@@ -19,14 +19,6 @@ OMP_TEXT = (
     "your application as needed."
 )
 
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _nodes_text(nodes: list[int]) -> str:

@@ -10,6 +10,7 @@ import shlex
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
+from ..documents._elide import Elided, elide as elide_items
 from ._plan import NodePlan, Plan, WorkerPlan
 
 __all__ = ["common_env", "elide", "headline", "job_summary", "plan_json", "rank_rule", "render_env", "render_tree"]
@@ -19,10 +20,15 @@ RUNTIME = "<run time>"
 
 
 def elide(items: Sequence[T], head: int = 4, tail: int = 2) -> tuple[Sequence[T], int, Sequence[T]]:
-    """Split a long sequence into (first ``head``, number hidden, last ``tail``)."""
-    if len(items) <= head + tail + 1:
+    """Split a long sequence into (first ``head``, number hidden, last ``tail``).
+
+    The text views' form of the one eliding rule (:mod:`simdist.documents._elide`): hiding a
+    single item saves no line, so up to ``head + tail + 1`` items show whole.
+    """
+    hidden = sum(part.count for part in elide_items(items, head + tail + 1, head, tail) if isinstance(part, Elided))
+    if not hidden:
         return items, 0, ()
-    return items[:head], len(items) - head - tail, items[len(items) - tail :]
+    return items[:head], hidden, items[len(items) - tail :]
 
 
 def describe_gpu(gpu) -> str:

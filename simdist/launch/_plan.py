@@ -14,30 +14,14 @@ import dataclasses
 import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, overload
+from typing import overload
 
+from ..documents._plan import GPU, PlanDocument, PlanNode, PlanWarning, PlanWorker
+from ._commands import torchrun_command
 from ._spec import LaunchSpec, RendezvousSetup, resolve_rendezvous
 
-__all__ = ["NodePlan", "Plan", "PlanWarning", "WorkerPlan", "group_order", "make_plan", "node_plan", "worker_env"]
+__all__ = ["NodePlan", "Plan", "PlanWarning", "WorkerPlan", "build_plan", "group_order", "node_plan", "worker_env"]
 
-PLAN_SCHEMA = "simdist.plan/1"
-GPU = int | str  # a physical GPU: an index, or a UUID/MIG name from CUDA_VISIBLE_DEVICES
-
-
-@dataclass(frozen=True, slots=True)
-class PlanWarning:
-    """Something torchrun will do that the user probably did not mean."""
-
-    code: str
-    message: str
-    node: int | None = None
-    level: Literal["warning", "note"] = "warning"
-
-    def to_dict(self) -> dict:
-        data = {"code": self.code, "message": self.message, "level": self.level}
-        if self.node is not None:
-            data["node"] = self.node
-        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +138,10 @@ class Plan:
         self.workers: Sequence[WorkerPlan] = _Workers(self)
         self.warnings = warnings
 
+    def with_warnings(self, warnings: tuple[PlanWarning, ...]) -> Plan:
+        """The same layout, carrying ``warnings`` (plans are not changed once built)."""
+        return Plan(self.spec, self.rendezvous, self.nodes, self.restart_count, warnings)
+
     # -- lookups ------------------------------------------------------------------
 
     def node(self, node_rank: int) -> NodePlan:
@@ -210,64 +198,46 @@ class Plan:
 
     # -- serialisation -------------------------------------------------------------------
 
+    def document(self) -> PlanDocument:
+        """The plan as the typed ``simdist.plan/1`` document every surface reads."""
+        spec, setup = self.spec, self.rendezvous
+        launch = {
+            "nnodes": int(spec.nnodes) if spec.min_nodes == spec.max_nodes else spec.nnodes,
+            "min_nodes": spec.min_nodes,
+            "max_nodes": spec.max_nodes,
+            "nproc_per_node": list(spec.nprocs),
+            "node_rank": spec.node_rank,
+            "master_addr": setup.master_addr,
+            "master_port": setup.master_port,
+            "rdzv_backend": setup.backend,
+            "rdzv_mode": setup.mode,
+            "rdzv_endpoint": setup.endpoint,
+            "rdzv_id": setup.run_id,
+            "max_restarts": spec.max_restarts,
+            "use_agent_store": setup.use_agent_store,
+            "rdzv_timeout": setup.timeout,
+            "last_call_timeout": setup.last_call_timeout if setup.backend == "c10d" else None,
+            "ignored": list(setup.ignored),
+        }
+        nodes = tuple(
+            PlanNode(
+                node_rank=n.node_rank, group_rank=n.group_rank, nproc=n.nproc, gpus=n.gpus, gpu_count=n.gpu_count,
+                host=n.host, role=n.role, ranks=(n.base_rank, n.base_rank + n.nproc - 1), idle_gpus=n.idle_gpus,
+                visible_devices=n.visible_devices, hosts_store=n.hosts_store, command=node_command(self, n),
+            )  # fmt: skip
+            for n in self.nodes
+        )
+        workers = tuple(
+            PlanWorker(rank=w.rank, local_rank=w.local_rank, group_rank=w.group_rank, node_rank=w.node_rank,
+                       gpu=w.gpu, env=w.env, role_rank=w.role_rank, formula=self.rank_formula(w))  # fmt: skip
+            for w in self.workers
+        )
+        return PlanDocument(launch, self.world_size, nodes, workers, tuple(self.warnings), spec_to_dict(spec),
+                            self.restart_count)  # fmt: skip
+
     def to_dict(self) -> dict:
         """The ``simdist.plan/1`` JSON document (complete, whatever the size)."""
-        spec, setup = self.spec, self.rendezvous
-        return {
-            "schema": PLAN_SCHEMA,
-            "launch": {
-                "nnodes": int(spec.nnodes) if spec.min_nodes == spec.max_nodes else spec.nnodes,
-                "min_nodes": spec.min_nodes,
-                "max_nodes": spec.max_nodes,
-                "nproc_per_node": list(spec.nprocs),
-                "node_rank": spec.node_rank,
-                "master_addr": setup.master_addr,
-                "master_port": setup.master_port,
-                "rdzv_backend": setup.backend,
-                "rdzv_mode": setup.mode,
-                "rdzv_endpoint": setup.endpoint,
-                "rdzv_id": setup.run_id,
-                "max_restarts": spec.max_restarts,
-                "use_agent_store": setup.use_agent_store,
-                "rdzv_timeout": setup.timeout,
-                "last_call_timeout": setup.last_call_timeout if setup.backend == "c10d" else None,
-                "ignored": list(setup.ignored),
-            },
-            "spec": spec_to_dict(spec),
-            "world_size": self.world_size,
-            "restart_count": self.restart_count,
-            "nodes": [
-                {
-                    "node_rank": n.node_rank,
-                    "group_rank": n.group_rank,
-                    "host": n.host,
-                    "nproc": n.nproc,
-                    "role": n.role,
-                    "ranks": [n.base_rank, n.base_rank + n.nproc - 1],
-                    "gpus": list(n.gpus),
-                    "gpu_count": n.gpu_count,
-                    "idle_gpus": list(n.idle_gpus),
-                    "visible_devices": n.visible_devices,
-                    "hosts_store": n.hosts_store,
-                    "command": node_command(self, n),
-                }
-                for n in self.nodes
-            ],
-            "workers": [
-                {
-                    "rank": w.rank,
-                    "local_rank": w.local_rank,
-                    "group_rank": w.group_rank,
-                    "node_rank": w.node_rank,
-                    "role_rank": w.role_rank,
-                    "gpu": w.gpu,
-                    "formula": self.rank_formula(w),
-                    "env": w.env,
-                }
-                for w in self.workers
-            ],
-            "warnings": [w.to_dict() for w in self.warnings],
-        }
+        return self.document().to_dict()
 
 
 def worker_env(
@@ -412,21 +382,19 @@ def node_plan(
     )
 
 
-def make_plan(
+def build_plan(
     spec: LaunchSpec,
     *,
     order: Sequence[int] | None = None,
     restart_count: int = 0,
     master_port: int | None = None,
 ) -> Plan:
-    """Compute the plan torchrun would produce.
+    """The plan torchrun would produce, without the warnings (see :func:`make_plan`).
 
     ``order`` lists the machines that take part, in group-rank order (default: the
     rendezvous' own order, every machine). The simulator passes the order a
     rendezvous round decided, and ``master_port`` once a c10d store has one.
     """
-    from ._checks import check_plan  # the rules sit in their own module, one job each
-
     members = tuple(group_order(spec) if order is None else order)
     hosts = spec.hosts
     rank0_host = hosts[members[0]] if hosts is not None and members else None
@@ -467,9 +435,7 @@ def make_plan(
             )
         )
     nodes.sort(key=lambda n: n.node_rank)
-    plan = Plan(spec, setup, tuple(nodes), restart_count)
-    plan.warnings = tuple(check_plan(plan))
-    return plan
+    return Plan(spec, setup, tuple(nodes), restart_count)
 
 
 def _replace_port(setup: RendezvousSetup, port: int) -> RendezvousSetup:
@@ -478,6 +444,4 @@ def _replace_port(setup: RendezvousSetup, port: int) -> RendezvousSetup:
 
 def node_command(plan: Plan, node: NodePlan) -> str:
     """The exact command to paste on that machine."""
-    from ._commands import torchrun_command
-
     return torchrun_command(plan.spec, node.node_rank)

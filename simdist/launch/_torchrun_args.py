@@ -135,6 +135,25 @@ def _split_launcher(command: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     )
 
 
+def is_launcher_command(command: Sequence[str]) -> bool:
+    """Does ``command`` start (after ``KEY=VALUE`` prefixes) with torchrun or ``python -m torch.distributed.…``?"""
+    words = list(command)
+    if len(words) == 1 and " " in words[0]:
+        try:
+            words = shlex.split(words[0])
+        except ValueError:
+            return False
+    while words and "=" in words[0] and not words[0].startswith("-") and words[0].split("=", 1)[0].isidentifier():
+        words.pop(0)
+    if words and words[0] == "env":
+        return is_launcher_command(words[1:])
+    if not words:
+        return False
+    head = os.path.basename(words[0])
+    return head == "torchrun" or (head.startswith(_PYTHON_NAMES) and len(words) >= 3 and words[1] == "-m"
+                                  and words[2].startswith("torch.distributed."))  # fmt: skip
+
+
 def spec_from_command(
     command: Sequence[str],
     *,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from matplotlib.figure import Figure
 
@@ -21,6 +22,8 @@ from ..collectives._fit import coefficients
 from ..collectives._profile import (
     CALIBRATED_OPS, LINK_NAMES, MODEL_ALGORITHM, PROFILE_SCHEMA, Profile, format_size, load_profile, profile_op,
 )  # fmt: skip
+from ..documents._load import load_document, read_document
+from ..documents._report import CollectiveTiming, Report
 from . import _style as st
 from ._canvas import new_figure
 
@@ -42,20 +45,40 @@ def is_profile_file(path: str | os.PathLike) -> bool:
     return f'"{PROFILE_SCHEMA}"' in head
 
 
-def _load(path: str | os.PathLike) -> dict:
-    """A profile (checked field by field) or a report with collective timings, as a dict."""
-    if is_profile_file(path):
-        return load_profile(path).to_dict()
-    from . import _load as documents
+Calibrated = Profile | Report  # what the figure draws: a profile, or a --real report with collective timings
 
-    data = documents.load(path)
-    if data.get("schema") != documents.REPORT:
-        raise ConfigError(f"{path}: a {data.get('schema')} document has no measured times to plot; give a "
+
+def _load(path: str | os.PathLike) -> Calibrated:
+    """A profile (checked field by field) or a report with collective timings."""
+    if is_profile_file(path):
+        return load_profile(path)
+    return _with_timings(load_document(path), str(path))
+
+
+def _with_timings(document: object, where: str) -> Report:
+    if not isinstance(document, Report):
+        raise ConfigError(f"{where}: a {_schema_name(document)} document has no measured times to plot; give a "
                           "simdist.profile/1 (simdist calibrate) or a simdist.report/1 (--real)")  # fmt: skip
-    if not isinstance(data.get("collectives"), list) or not data["collectives"]:
-        raise ConfigError(f"{path}: this report has no collective timings (the scenario called none, or an older "
+    if not document.collectives:
+        raise ConfigError(f"{where}: this report has no collective timings (the scenario called none, or an older "
                           "simdist wrote it)")  # fmt: skip
-    return data
+    return document
+
+
+def _schema_name(document: object) -> str:
+    from ..documents._plan import PLAN_SCHEMA
+    from ..documents._trace import TRACE_SCHEMA, Trace
+
+    return TRACE_SCHEMA if isinstance(document, Trace) else PLAN_SCHEMA
+
+
+def _typed(data: Calibrated | Mapping[str, Any]) -> Calibrated:
+    """A typed profile or report, as given or read from its JSON form (one-line ConfigError if foreign)."""
+    if isinstance(data, (Profile, Report)):
+        return data
+    if isinstance(data, Mapping) and data.get("schema") == PROFILE_SCHEMA:
+        return Profile.from_dict(dict(data), "input")
+    return _with_timings(read_document(dict(data) if isinstance(data, Mapping) else data), "input")
 
 
 def plot_calibration_files(paths: Sequence[str | os.PathLike], out_path: str | os.PathLike) -> Path:
@@ -121,16 +144,17 @@ def _defaults_line(panel: _Panel, ranks: int, low: int, high: int) -> None:
                                        "label": f"defaults (NVLink-class, not measured), {ranks} ranks"}))  # fmt: skip
 
 
-def _report_panels(report: dict, panels: dict[str, _Panel]) -> None:
-    source = (report.get("cost_model") or {}).get("source") or "simulator"
-    by_op: dict[str, list[dict]] = {}
-    for row in report["collectives"]:
-        by_op.setdefault(_panel_op(row["op"]), []).append(row)
+def _report_panels(report: Report, panels: dict[str, _Panel]) -> None:
+    cost = report.prediction.cost_model
+    source = (cost.source if cost is not None else "") or "simulator"
+    by_op: dict[str, list[CollectiveTiming]] = {}
+    for row in report.collectives:
+        by_op.setdefault(_panel_op(row.op), []).append(row)
     for op, rows in by_op.items():
         panel = panels.setdefault(op, _Panel(op))
-        both = [r for r in rows if r["predicted"] and r["measured"]]
-        predicted = sorted((r["bytes"], r["predicted"]["time"]) for r in rows if r["predicted"])
-        measured = [(r["bytes"], r["measured"]["time"]) for r in rows if r["measured"]]
+        both = [r for r in rows if r.predicted and r.measured]
+        predicted = sorted((r.bytes, r.predicted.time) for r in rows if r.predicted)
+        measured = [(r.bytes, r.measured.time) for r in rows if r.measured]
         if predicted:
             panel.lines.append(([b for b, _ in predicted], [t for _, t in predicted],
                                 {"color": REPORT_PREDICTED, "linestyle": "-", "marker": "s", "markersize": 4,
@@ -139,8 +163,8 @@ def _report_panels(report: dict, panels: dict[str, _Panel]) -> None:
             panel.markers.append(([b for b, _ in measured], [t for _, t in measured],
                                   {"color": REPORT_MEASURED, "marker": "x", "label": "measured (--real, per call)"}))  # fmt: skip
         if both:
-            panel.residuals.append(([r["bytes"] for r in both],
-                                    [(r["predicted"]["time"] - r["measured"]["time"]) / r["measured"]["time"] for r in both],
+            panel.residuals.append(([r.bytes for r in both],
+                                    [(r.predicted.time - r.measured.time) / r.measured.time for r in both],
                                     {"color": REPORT_MEASURED, "marker": "x"}))  # fmt: skip
 
 
@@ -153,22 +177,21 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def calibration_figure(documents: Sequence[dict]) -> Figure:
-    """The predicted-vs-measured figure for profile and report dicts (profiles as ``Profile.to_dict()``)."""
+def calibration_figure(documents: Sequence[Calibrated | Mapping[str, Any]]) -> Figure:
+    """The predicted-vs-measured figure for profiles and ``--real`` reports (typed, or their JSON dicts)."""
     panels: dict[str, _Panel] = {}
     colour_index = 0
     ranks_seen: dict[str, int] = {}
     titles = []
-    for data in documents:
-        if data.get("schema") == PROFILE_SCHEMA:
-            profile = Profile.from_dict(data)
-            colour_index = _profile_panels(profile, colour_index, panels)
-            for fit in profile.collectives:
+    for document in map(_typed, documents):
+        if isinstance(document, Profile):
+            colour_index = _profile_panels(document, colour_index, panels)
+            for fit in document.collectives:
                 ranks_seen.setdefault(fit.op, fit.ranks)
-            titles.append(f"{profile.name} ({profile.backend}, torch {profile.torch_version or '?'})")
+            titles.append(f"{document.name} ({document.backend}, torch {document.torch_version or '?'})")
         else:
-            _report_panels(data, panels)
-            titles.append(f"--real {data.get('scenario', '')} ({data.get('backend')})")
+            _report_panels(document, panels)
+            titles.append(f"--real {document.scenario or ''} ({document.backend})")
     if not panels:
         raise ConfigError("nothing to draw: no measured collectives in the given documents")
     order = [op for op in CALIBRATED_OPS if op in panels] + sorted(op for op in panels if op not in CALIBRATED_OPS)

@@ -1,25 +1,27 @@
 """The launch as a Gantt chart: one row per agent, one per worker, on the virtual clock.
 
-Bars come from pairs of trace events (agent_start → rdzv_start is "startup",
-rdzv_start → ranks_assigned a rendezvous round, worker_spawn → worker_exit a
-worker's life, …); failures, restarts and exits are markers. Long quiet stretches
-(a 1800 s store timeout after a 3 s launch) are cut out of the time axis and
-shown as a break, so the seconds where things happen stay readable.
+What the bars and markers are comes from :mod:`simdist.documents._lives`, the one reading
+of a trace's events (agent phases, worker lives, failures, restarts, collectives); this
+module only lays them out and draws them. Long quiet stretches (a 1800 s store timeout
+after a 3 s launch) are cut out of the time axis and shown as a break, so the seconds
+where things happen stay readable.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
+from ..documents import Trace
+from ..documents._elide import Elided, elide
+from ..documents._lives import Lane, Mark, Span, launch_lanes, trace_end
 from . import _style as st
 from ._canvas import inch_axes
 from ._legend import draw_legend, legend_rows
-from ._rank_model import elide, headline
 
 PHASES = {  # key: (legend text, colour)
     "startup": ("torchrun start-up", "#b9c3d3"),
@@ -35,8 +37,6 @@ MARKERS = {
     "failure": ("✗", st.ERROR, "failure (worker or machine killed, torchrun error)"),
     "restart": ("↻", st.WARN, "worker group restart"),
 }
-AGENT_ENDS = ("agent_exit", "agent_killed")
-GROUP_ENDS = ("group_succeeded", "group_restart", "group_failed", "agent_error", "agent_killed", "node_failure")
 
 WIDTH = 11.0
 MARGIN = 0.3
@@ -50,196 +50,80 @@ MAX_BREAKS = 3
 MARK_SIZE = 7
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Bar:
-    start: float
-    end: float
-    phase: str
-    label: str = ""
-    gid: str = ""
-
-
-@dataclass(slots=True)
-class Mark:
-    t: float
-    kind: str  # "failure" | "restart" | "exit"
-    text: str
+    span: Span
     gid: str
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
+class Marker:
+    mark: Mark
+    gid: str
+
+
+@dataclass(frozen=True, slots=True)
 class Row:
     label: str
     agent: bool
     node: int
-    bars: list[Bar] = field(default_factory=list)
-    marks: list[Mark] = field(default_factory=list)
+    bars: tuple[Bar, ...] = ()
+    markers: tuple[Marker, ...] = ()
     wrong: bool = False  # keep it when eliding
     elided: int = 0  # a "… n more …" row
 
 
-# -- events → rows ----------------------------------------------------------------------------
+# -- lanes → rows -----------------------------------------------------------------------------
 
 
-def build_rows(trace: dict) -> tuple[list[Row], float, float]:
-    """Rows (agent and workers of every machine) and the time span they cover."""
-    events = [e for e in trace["events"] if e.get("kind") != "outcome"]
-    end = max((float(e["t"]) for e in events), default=0.0)
-    for e in events:
-        d = e.get("detail") or {}
-        if e.get("kind") == "collective" and isinstance(d.get("end"), (int, float)):
-            end = max(end, float(d["end"]))
-    hosts: dict[int, str] = {}
-    agents: dict[int, Row] = {}
-    workers: dict[tuple[int, int], Row] = {}
-    open_agent: dict[int, tuple[float, str, str]] = {}  # node -> (since, phase, label)
-    life: dict[tuple[int, int], dict] = {}  # (node, rank) -> the running worker's times
-    local_of: dict[tuple[int, int], int] = {}
-    latest: dict[int, tuple[int, int]] = {}  # rank -> (node, local rank) of its latest spawn
+def build_rows(trace: Trace) -> tuple[list[Row], float, float]:
+    """Rows (agent and workers of every machine, long nodes' middle workers elided) and the time span they cover."""
+    rows: list[Row] = []
+    by_node: dict[int, list[Row]] = {}
+    for row in _rows(launch_lanes(trace)):
+        if row.agent:
+            rows.append(row)
+        else:
+            by_node.setdefault(row.node, []).append(row)
+    out: list[Row] = []
+    for head in rows:
+        out.append(head)
+        for item in elide(by_node.get(head.node, []), MAX_WORKERS, HEAD_WORKERS, TAIL_WORKERS, lambda r: r.wrong):
+            out.append(Row(f"… {item.count} more workers", False, head.node, elided=item.count)
+                       if isinstance(item, Elided) else item)  # fmt: skip
+    times = [b.span.start for r in out for b in r.bars] + [m.mark.t for r in out for m in r.markers]
+    start = min(times + [0.0])  # virtual time starts at 0 when the first machine is booked
+    return out, start, max(trace_end(trace), start)
+
+
+def _rows(lanes: tuple[Lane, ...]) -> list[Row]:
+    """One row per lane; every bar and marker gets a gid unique in the figure, ``<what>-<n>``."""
     counters: dict[str, int] = {}
 
     def gid(prefix: str) -> str:
         counters[prefix] = counters.get(prefix, -1) + 1
         return f"{prefix}-{counters[prefix]}"
 
-    def agent(node: int) -> Row:
-        if node not in agents:
-            agents[node] = Row(f"node {node}", True, node)
-        return agents[node]
-
-    def worker(node: int, local: int) -> Row:
-        if (node, local) not in workers:
-            workers[(node, local)] = Row(f"LOCAL_RANK {local}", False, node)
-        return workers[(node, local)]
-
-    def close_agent(node: int, t: float) -> None:
-        if node in open_agent:
-            since, phase, label = open_agent.pop(node)
-            if t > since:  # a phase that took no time has nothing to show
-                agent(node).bars.append(Bar(since, t, phase, label, gid(f"agent-{node}-{phase}")))
-
-    def open_phase(node: int, t: float, phase: str, label: str = "") -> None:
-        close_agent(node, t)
-        open_agent[node] = (t, phase, label)
-
-    def finish_worker(node: int, rank: int, t: float, detail: dict) -> None:
-        w = life.pop((node, rank), None)
-        if w is None:
-            return
-        row = worker(node, w["local"])
-        marks = [("spawn", w["spawn"]), ("init", w.get("start")), ("run", w.get("ready"))]
-        times = [(p, s) for p, s in marks if s is not None] + [("", t)]
-        for (phase, since), (_, until) in zip(times, times[1:]):
-            if until <= since:  # a phase that took no time has nothing to show
-                continue
-            label = ""
-            if phase == "run":
-                label = f"RANK {rank}" + (f" · restart {w['attempt']}" if w["attempt"] else "")
-            row.bars.append(Bar(since, until, phase, label, gid(f"worker-{node}-{w['local']}-{phase}")))
-        code = detail.get("code")
-        if code not in (0, None):
-            why = detail.get("signal") or f"exit {code}"
-            row.marks.append(Mark(t, "failure", why, gid(f"failure-{node}-{w['local']}")))
-            row.wrong = True
-
-    for e in events:
-        kind, t, node, rank = e["kind"], float(e["t"]), e.get("node"), e.get("rank")
-        d = e.get("detail") or {}
-        if kind == "collective":  # may name no node: one event for the whole group
-            _collective_bars(d, t, node, rank, local_of, latest, worker, gid)
-            continue
-        if node is None:
-            continue
-        if kind == "machine":
-            hosts[node] = d.get("host")
-            agent(node)
-        elif kind == "agent_start":
-            open_phase(node, t, "startup")
-        elif kind == "rdzv_start":
-            attempt = d.get("attempt") or 0
-            open_phase(node, t, "rendezvous", f"rdzv #{attempt}" if attempt else "rdzv")
-        elif kind == "rdzv_join" and node in open_agent and open_agent[node][1] == "rendezvous":
-            open_agent[node] = (open_agent[node][0], "rendezvous", f"round {d.get('round')}")
-        elif kind == "ranks_assigned":
-            if node in open_agent and open_agent[node][1] == "rendezvous":
-                since, _, label = open_agent[node]
-                group = d.get("group_rank")
-                if group is not None:
-                    label = f"{label} → group rank {group}"
-                open_agent[node] = (since, "rendezvous", label)
-            open_phase(node, t, "monitor")
-        elif kind == "worker_spawn" and rank is not None:
-            local = d.get("local_rank", 0)
-            local_of[(node, rank)] = local
-            latest[rank] = (node, local)
-            life[(node, rank)] = {"local": local, "spawn": t, "attempt": d.get("attempt", 0)}
-            worker(node, local)
-        elif kind == "worker_start" and (node, rank) in life:
-            life[(node, rank)]["start"] = t
-        elif kind == "process_group_ready" and (node, rank) in life:
-            life[(node, rank)]["ready"] = t
-        elif kind == "worker_exit" and rank is not None:
-            finish_worker(node, rank, t, d)
-        elif kind == "worker_failure" and rank is not None:
-            local = local_of.get((node, rank), 0)
-            row = worker(node, local)
-            row.marks.append(Mark(t, "failure", "killed", gid(f"failure-{node}-{local}")))
-            row.wrong = True
-        elif kind in ("node_failure", "agent_error"):
-            text = "machine dies" if kind == "node_failure" else str(d.get("error") or "torchrun fails")
-            agent(node).marks.append(Mark(t, "failure", text, gid(f"failure-{node}-agent")))
-            agent(node).wrong = True
-            close_agent(node, t)
-        elif kind == "group_restart":
-            close_agent(node, t)
-            text = "restart" if d.get("reason") == "failed" else "re-rendezvous"
-            agent(node).marks.append(Mark(t, "restart", text, gid(f"restart-{node}")))
-            agent(node).wrong = True
-        elif kind in ("group_succeeded", "group_failed"):
-            close_agent(node, t)
-        elif kind == "exit_barrier":
-            if node not in open_agent or open_agent[node][1] != "exit_barrier":
-                open_phase(node, t, "exit_barrier")
-        elif kind in AGENT_ENDS:
-            close_agent(node, t)
-            for (n, r) in [k for k in life if k[0] == node]:  # workers die with their machine
-                finish_worker(n, r, t, {"code": None})
-            if kind == "agent_exit":
-                code = d.get("code")
-                agent(node).marks.append(Mark(t, "exit", f"exit {code}", gid(f"exit-{node}")))
-                if code not in (0, None):
-                    agent(node).wrong = True
-
-    for node in list(open_agent):  # still going when the trace ends
-        close_agent(node, end)
-    for (node, rank) in list(life):
-        finish_worker(node, rank, end, {"code": None})
-
-    rows: list[Row] = []
-    for node in sorted(set(agents) | {n for n, _ in workers}):
-        head = agent(node)
-        if hosts.get(node):
-            head.label = f"node {node} · {hosts[node]}"
-        locals_ = sorted(local for n, local in workers if n == node)
-        kept = elide([workers[(node, local)] for local in locals_], MAX_WORKERS, HEAD_WORKERS, TAIL_WORKERS,
-                     lambda r: r.wrong)
-        rows.append(head)
-        for row, hidden in kept:
-            rows.append(row if row is not None else Row(f"… {hidden} more workers", False, node, elided=hidden))
-    times = [b.start for r in rows for b in r.bars] + [m.t for r in rows for m in r.marks]
-    start = min(times + [0.0])  # virtual time starts at 0 when the first machine is booked
-    return rows, start, max(end, start)
-
-
-def _collective_bars(d, t, node, rank, local_of, latest, worker, gid) -> None:
-    """A collective as a thin bar on the row of each rank that took part (where it runs now)."""
-    start = float(d.get("start", t))
-    stop = float(d.get("end", start))
-    label = str(d.get("op") or "collective")
-    for r in [rank] if rank is not None else list(d.get("ranks") or []):
-        where = (node, local_of[(node, r)]) if (node, r) in local_of else latest.get(r)
-        if where is not None:
-            worker(*where).bars.append(Bar(start, stop, "collective", label, gid(f"collective-{r}")))
+    # A collective's gid names its rank, not its lane: number each rank's in time order,
+    # across every lane (life) the rank ran on.
+    collectives = [(i, j) for i, lane in enumerate(lanes) for j, span in enumerate(lane.spans)
+                   if span.phase == "collective"]  # fmt: skip
+    collectives.sort(key=lambda at: lanes[at[0]].spans[at[1]].start)
+    collective_gids = {(i, j): gid(f"collective-{lanes[i].spans[j].rank}") for i, j in collectives}
+    rows = []
+    for i, lane in enumerate(lanes):
+        if lane.agent:
+            label, where = f"node {lane.node}" + (f" · {lane.host}" if lane.host else ""), f"{lane.node}"
+        else:
+            label, where = f"LOCAL_RANK {lane.local_rank}", f"{lane.node}-{lane.local_rank}"
+        owner = "agent" if lane.agent else "worker"
+        bars = tuple(Bar(span, collective_gids.get((i, j)) or gid(f"{owner}-{where}-{span.phase}"))
+                     for j, span in enumerate(lane.spans))  # fmt: skip
+        # An agent's failure is told apart from its workers': failure-<node>-agent, failure-<node>-<local>.
+        markers = tuple(Marker(mark, gid(f"{mark.kind}-{lane.node}-agent" if lane.agent and mark.kind == "failure"
+                                         else f"{mark.kind}-{where}")) for mark in lane.marks)  # fmt: skip
+        rows.append(Row(label, lane.agent, lane.node, bars, markers, lane.troubled))
+    return rows
 
 
 def _group_by_node(rows: list[Row]) -> list[list[Row]]:
@@ -253,13 +137,12 @@ def _group_by_node(rows: list[Row]) -> list[list[Row]]:
 
 
 def elide_nodes(rows: list[Row]) -> list[Row]:
-    groups = _group_by_node(rows)
     out: list[Row] = []
-    for group, hidden in elide(groups, MAX_NODES, HEAD_NODES, TAIL_NODES, lambda g: any(r.wrong for r in g)):
-        if group is None:
-            out.append(Row(f"… {hidden} more nodes", True, -1, elided=hidden))
+    for item in elide(_group_by_node(rows), MAX_NODES, HEAD_NODES, TAIL_NODES, lambda g: any(r.wrong for r in g)):
+        if isinstance(item, Elided):
+            out.append(Row(f"… {item.count} more nodes", True, -1, elided=item.count))
         else:
-            out.extend(group)
+            out.extend(item)
     return out
 
 
@@ -329,30 +212,30 @@ class TimeAxis:
 class TimelineDrawing:
     """A trace's launch timeline, laid out before drawing."""
 
-    def __init__(self, trace: dict, title: bool = True) -> None:
+    def __init__(self, trace: Trace, title: bool = True) -> None:
         rows, start, end = build_rows(trace)
         self.rows = elide_nodes(rows)
-        times = [b.start for r in rows for b in r.bars] + [b.end for r in rows for b in r.bars]
-        self.axis = TimeAxis(times + [m.t for r in rows for m in r.marks], start, end)
+        times = [b.span.start for r in rows for b in r.bars] + [b.span.end for r in rows for b in r.bars]
+        self.axis = TimeAxis(times + [m.mark.t for r in rows for m in r.markers], start, end)
         self.label_width = max([st.text_width(r.label, st.SMALL_SIZE, "bold") for r in self.rows] + [0.8]) + 0.15
         self.inner = WIDTH - 2 * MARGIN
         # Room right of the last instant for the markers' words ("exit 0", an error name).
-        last = [st.text_width(m.text, MARK_SIZE) + 0.25 for r in self.rows for m in r.marks if m.t >= end - 1e-9]
+        last = [st.text_width(m.mark.text, MARK_SIZE) + 0.25 for r in self.rows for m in r.markers
+                if m.mark.t >= end - 1e-9]
         self.right_pad = min(max([0.15, *last]), 2.0)
-        outcome = trace.get("outcome", "?")
-        plan = trace.get("plan")
-        shape = headline(plan) if plan else f"{len([r for r in rows if r.agent])} machines"
+        outcome = trace.outcome
+        shape = trace.plan.headline() if trace.plan else f"{len([r for r in rows if r.agent])} machines"
         # Under a rank map that already names the job, the timeline starts with its verdict.
         self.title = st.wrap(f"Simulated launch: {shape}", self.inner, st.TITLE_SIZE, "bold") if title else []
-        verdict = f"{'✓' if outcome == 'ok' else '✗'} {outcome}: {trace.get('diagnosis', '')}".strip()
+        verdict = f"{'✓' if outcome == 'ok' else '✗'} {outcome}: {trace.diagnosis}".strip()
         self.verdict = st.wrap(verdict, self.inner, st.BODY_SIZE)[:4]
         self.ok = outcome == "ok"
-        self.subtitle = f"seed {trace.get('seed')} · virtual seconds"
+        self.subtitle = f"seed {trace.seed} · virtual seconds"
         if self.axis.breaks:
             cuts = ", ".join(f"{b - a:.0f} s" for a, b in self.axis.breaks)
             self.subtitle += f" · long quiet stretches cut short (≈ on the axis): {cuts}"
-        used = {b.phase for r in self.rows for b in r.bars}
-        kinds = {m.kind for r in self.rows for m in r.marks}
+        used = {b.span.phase for r in self.rows for b in r.bars}
+        kinds = {m.mark.kind for r in self.rows for m in r.markers}
         entries = [(p, text, dict(facecolor=colour, edgecolor="none"))
                    for p, (text, colour) in PHASES.items() if p in used]
         entries += [(k, text, dict(symbol=sym, color=colour))
@@ -416,9 +299,9 @@ class TimelineDrawing:
                 ax.axhline(i - 0.5, color="#cccccc", linewidth=0.8)
             for bar in row.bars:
                 self._bar(ax, i, bar, per_inch)
-            for mark in row.marks:
-                self._mark(ax, i, mark, per_inch)
-        restarts = [(i, m) for i, r in enumerate(self.rows) for m in r.marks if m.kind == "restart"]
+            for marker in row.markers:
+                self._mark(ax, i, marker, per_inch)
+        restarts = [(i, m.mark) for i, r in enumerate(self.rows) for m in r.markers if m.mark.kind == "restart"]
         for i, mark in restarts:  # a restart concerns the agent's whole worker group
             last = i
             while last + 1 < n and not self.rows[last + 1].agent:
@@ -427,30 +310,32 @@ class TimelineDrawing:
                     linewidth=1.2, zorder=3)
 
     def _bar(self, ax: Axes, i: int, bar: Bar, per_inch: float) -> None:
-        x0, x1 = self.axis(bar.start), self.axis(bar.end)
-        colour = PHASES[bar.phase][1]
-        collective = bar.phase == "collective"
+        span = bar.span
+        x0, x1 = self.axis(span.start), self.axis(span.end)
+        colour = PHASES[span.phase][1]
+        collective = span.phase == "collective"
         height = 0.26 if collective else BAR
         y0 = i + BAR / 2 - height if collective else i - height / 2
         width = max(x1 - x0, per_inch * 0.02)  # an instant still shows
         # White edges keep back-to-back phases (and a restarted worker's two lives) apart.
         ax.add_artist(Rectangle((x0, y0), width, height, facecolor=colour, edgecolor="none" if collective else "white",
-                               linewidth=1.2, gid=bar.gid, label=f"{bar.phase} {bar.label}".strip(), zorder=2))
-        if bar.label:
+                               linewidth=1.2, gid=bar.gid, label=f"{span.phase} {span.label}".strip(), zorder=2))
+        if span.label:
             size = 7 if collective else st.SMALL_SIZE - 0.5
-            if st.text_width(bar.label, size) + 0.08 <= (x1 - x0) / per_inch:
-                dark = bar.phase in ("run", "collective")
-                st.put_text(ax, (x0 + x1) / 2, y0 + height / 2, bar.label, size=size, ha="center", va="center",
+            if st.text_width(span.label, size) + 0.08 <= (x1 - x0) / per_inch:
+                dark = span.phase in ("run", "collective")
+                st.put_text(ax, (x0 + x1) / 2, y0 + height / 2, span.label, size=size, ha="center", va="center",
                             color="white" if dark else st.INK, zorder=3, clip_on=True)
 
-    def _mark(self, ax: Axes, i: int, mark: Mark, per_inch: float) -> None:
+    def _mark(self, ax: Axes, i: int, marker: Marker, per_inch: float) -> None:
+        mark = marker.mark
         x = self.axis(mark.t)
         if mark.kind == "exit":
-            ax.plot([x, x], [i - BAR / 2, i + BAR / 2], color=st.INK, linewidth=1.5, zorder=3, gid=mark.gid)
+            ax.plot([x, x], [i - BAR / 2, i + BAR / 2], color=st.INK, linewidth=1.5, zorder=3, gid=marker.gid)
             st.put_text(ax, x + 0.05 * per_inch, i, mark.text, size=MARK_SIZE, va="center", color=st.MUTED, zorder=3)
             return
         symbol, colour, _ = MARKERS[mark.kind]
         st.put_text(ax, x, i, symbol, size=12, ha="center", va="center", color=colour, weight="bold", zorder=6,
-                    gid=mark.gid)
+                    gid=marker.gid)
         st.put_text(ax, x + 0.1 * per_inch, i, mark.text, size=MARK_SIZE, va="center", color=colour, zorder=6,
                     bbox=dict(boxstyle="round,pad=0.1", facecolor="white", edgecolor="none", alpha=0.8))

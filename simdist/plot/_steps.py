@@ -9,7 +9,9 @@ spreading over the n−1 all-gather steps; a tree shows the same for its edges.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -17,6 +19,8 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 from matplotlib.path import Path
 
 from .._errors import ConfigError
+from ..documents import Trace
+from ..documents._elide import Elided, elide
 from ..sim._timeline import human_bytes
 from . import _style as st
 from ._canvas import inch_axes
@@ -35,40 +39,49 @@ TITLE_LINE, SUB_LINE = 0.3, 0.24
 COPY_ROOTED = ("broadcast", "scatter")
 
 
-def has_steps(trace: dict) -> bool:
-    return any(e.get("kind") == "collective_step" for e in trace.get("events", ()))
+def has_steps(trace: Trace) -> bool:
+    return any(e.kind == "collective_step" for e in trace.events)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """One chunk sent in a step (a ``transfers`` entry of a collective_step event)."""
+
+    src: int
+    dst: int
+    chunk: int
+    bytes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     index: int
     steps: int
     phase: str
     reduce: bool  # receivers combine what arrives with what they hold (else they copy it)
-    transfers: list[dict]
+    transfers: tuple[Transfer, ...]
     start: float | None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Collective:
     op: str
     algorithm: str
     group: str | None
     seq: int | None
-    ranks: list[int]
+    ranks: tuple[int, ...]
     bytes: int | None
-    steps: list[Step]
+    steps: tuple[Step, ...]
     root: int | None
 
 
-def find_collective(trace: dict, seq: int | None = None, group: str | None = None) -> Collective:
+def find_collective(trace: Trace, seq: int | None = None, group: str | None = None) -> Collective:
     """The first collective with step events (or the one numbered ``seq`` in ``group``)."""
     chosen: tuple | None = None
-    merged: dict[int, Step] = {}
-    for event in trace.get("events", ()):
-        if event.get("kind") != "collective_step":
-            continue
-        d = event.get("detail") or {}
+    heads: dict[int, Mapping[str, Any]] = {}  # step index -> its first event's detail
+    moves: dict[int, list[Transfer]] = {}  # per-rank step events merge into one step
+    for event in trace.of_kind("collective_step"):
+        d = event.detail
         key = (d.get("group"), d.get("seq"))
         if (seq is not None and key[1] != seq) or (group is not None and key[0] != group):
             continue
@@ -78,43 +91,41 @@ def find_collective(trace: dict, seq: int | None = None, group: str | None = Non
         if key != chosen:
             continue
         index = int(d["step"])
-        step = merged.setdefault(index, Step(index, int(d.get("steps") or 0), str(d.get("phase") or ""),
-                                             bool(d.get("reduce")), [], d.get("start")))
-        step.transfers.extend(d.get("transfers") or ())  # per-rank step events merge into one step
+        heads.setdefault(index, d)
+        moves.setdefault(index, []).extend(Transfer(t["src"], t["dst"], t["chunk"], t.get("bytes"))
+                                           for t in d.get("transfers") or ())  # fmt: skip
     if chosen is None:
         which = "" if seq is None else f" with seq {seq}" + ("" if group is None else f" in group {group!r}")
         raise ConfigError(
             f"the trace has no collective steps{which} to draw; simulate a scenario that calls a collective "
             "(the trace's collective_step events)"
         )
-    steps = [merged[i] for i in sorted(merged)]
-    total = max([len(steps)] + [s.steps for s in steps])
-    for s in steps:
-        s.steps = total
+    total = max([len(heads)] + [int(d.get("steps") or 0) for d in heads.values()])
+    steps = tuple(Step(i, total, str(heads[i].get("phase") or ""), bool(heads[i].get("reduce")), tuple(moves[i]),
+                       heads[i].get("start")) for i in sorted(heads))  # fmt: skip
     call = _call_detail(trace, chosen)
-    involved = sorted({t[k] for s in steps for t in s.transfers for k in ("src", "dst")})
+    involved = sorted({rank for s in steps for t in s.transfers for rank in (t.src, t.dst)})
     ranks = list(call.get("ranks") or involved)
     ranks += [r for r in involved if r not in ranks]
     root = call.get("src", call.get("root"))
     if root is None and steps and steps[0].transfers:
-        root = steps[0].transfers[0]["src"]
+        root = steps[0].transfers[0].src
     return Collective(
         op=str(first.get("op") or call.get("op") or "collective"),
         algorithm=str(first.get("algorithm") or call.get("algorithm") or ""),
         group=chosen[0],
         seq=chosen[1],
-        ranks=ranks,
+        ranks=tuple(ranks),
         bytes=call.get("bytes"),
         steps=steps,
         root=root,
     )
 
 
-def _call_detail(trace: dict, key: tuple) -> dict:
-    for event in trace.get("events", ()):
-        d = event.get("detail") or {}
-        if event.get("kind") == "collective" and (d.get("group"), d.get("seq")) == key:
-            return d
+def _call_detail(trace: Trace, key: tuple) -> Mapping[str, Any]:
+    for event in trace.of_kind("collective"):
+        if (event.detail.get("group"), event.detail.get("seq")) == key:
+            return event.detail
     return {}
 
 
@@ -127,7 +138,7 @@ def replay(collective: Collective) -> tuple[int, list[dict[int, list[frozenset]]
     Returns the chunk count, the states, and per chunk the set that means "complete".
     """
     # The chunks the transfers name (a tree moves the buffer whole: one chunk).
-    n_chunks = max([t["chunk"] + 1 for s in collective.steps for t in s.transfers], default=len(collective.ranks))
+    n_chunks = max([t.chunk + 1 for s in collective.steps for t in s.transfers], default=len(collective.ranks))
     ranks = collective.ranks
     op = collective.op
     if op in COPY_ROOTED:
@@ -145,7 +156,7 @@ def replay(collective: Collective) -> tuple[int, list[dict[int, list[frozenset]]
     for step in collective.steps:
         before = {r: list(chunks) for r, chunks in state.items()}
         for t in step.transfers:
-            src, dst, c = t["src"], t["dst"], t["chunk"]
+            src, dst, c = t.src, t.dst, t.chunk
             incoming = before.get(src, [frozenset()] * n_chunks)[c]
             current = state.setdefault(dst, [frozenset()] * n_chunks)
             current[c] = current[c] | incoming if step.reduce else incoming
@@ -153,7 +164,7 @@ def replay(collective: Collective) -> tuple[int, list[dict[int, list[frozenset]]
     return n_chunks, states, full
 
 
-def _panels(steps: list[Step], columns: int) -> list[list[Step | int]]:
+def _panels(steps: Sequence[Step], columns: int) -> list[list[Step | Elided]]:
     """Rows of panels: one row per run of a phase (wrapped), long phases elided."""
     runs: list[list[Step]] = []
     for step in steps:
@@ -161,11 +172,9 @@ def _panels(steps: list[Step], columns: int) -> list[list[Step | int]]:
             runs[-1].append(step)
         else:
             runs.append([step])
-    rows: list[list[Step | int]] = []
+    rows: list[list[Step | Elided]] = []
     for run in runs:
-        items: list[Step | int] = list(run)
-        if len(run) > MAX_PHASE_PANELS:
-            items = [*run[:ELIDE_HEAD], len(run) - ELIDE_HEAD - ELIDE_TAIL, *run[-ELIDE_TAIL:]]
+        items = elide(run, MAX_PHASE_PANELS, ELIDE_HEAD, ELIDE_TAIL)
         for i in range(0, len(items), columns):
             rows.append(items[i : i + columns])
     return rows
@@ -179,7 +188,7 @@ class StepsDrawing:
     lane below the buffers and labelled with its chunk.
     """
 
-    def __init__(self, trace: dict, seq: int | None = None, group: str | None = None) -> None:
+    def __init__(self, trace: Trace, seq: int | None = None, group: str | None = None) -> None:
         self.collective = c = find_collective(trace, seq, group)
         self.n_chunks, self.states, self.full = replay(c)
         n = len(c.ranks)
@@ -214,8 +223,8 @@ class StepsDrawing:
                   + len(self.rows) * (self.panel_h + PANEL_GAP) - PANEL_GAP + MARGIN)
         self.size = (inner + 2 * MARGIN, height)
 
-    def _routed(self, step: Step) -> list[dict]:
-        return [t for t in step.transfers if abs(self.column[t["dst"]] - self.column[t["src"]]) != 1]
+    def _routed(self, step: Step) -> list[Transfer]:
+        return [t for t in step.transfers if abs(self.column[t.dst] - self.column[t.src]) != 1]
 
     def draw(self, fig: Figure, box: tuple[float, float, float, float]) -> None:
         ax = inch_axes(fig, box, self.size, "collective-steps")
@@ -230,7 +239,7 @@ class StepsDrawing:
                 if isinstance(item, Step):
                     self._panel(ax, item, x, y)
                 else:
-                    self._gap(ax, item, x, y, gaps)
+                    self._gap(ax, item.count, x, y, gaps)
                     gaps += 1
                 x += self.panel_w + PANEL_GAP
             y -= self.panel_h + PANEL_GAP
@@ -264,7 +273,7 @@ class StepsDrawing:
             _, y = self._cell(left, top, ranks[0], c)
             st.put_text(ax, left + PAD, y + self.cell_h / 2, f"c{c}", size=7, va="center", color=st.MUTED)
         state = self.states[self.collective.steps.index(step)]
-        arrived = {(t["dst"], t["chunk"]) for t in step.transfers}
+        arrived = {(t.dst, t.chunk) for t in step.transfers}
         for r in ranks:
             for c in range(self.n_chunks):
                 self._chunk(ax, step, r, c, state.get(r, []), (r, c) in arrived, left, top)
@@ -293,36 +302,36 @@ class StepsDrawing:
                         color="white", weight="bold", zorder=4)
 
     def _short_arrow(self, ax, step, t, left, top) -> None:
-        (xs, ys), (xd, _) = self._cell(left, top, t["src"], t["chunk"]), self._cell(left, top, t["dst"], t["chunk"])
+        (xs, ys), (xd, _) = self._cell(left, top, t.src, t.chunk), self._cell(left, top, t.dst, t.chunk)
         y = ys + self.cell_h / 2
         rightwards = xd > xs
         start = xs + self.cell_w if rightwards else xs
         end = xd if rightwards else xd + self.cell_w
         if not rightwards:
             y -= self.cell_h * 0.18  # a pair sending both ways along one row must not hide each other
-        colour = CHUNK_COLOURS[t["chunk"] % len(CHUNK_COLOURS)]
+        colour = CHUNK_COLOURS[t.chunk % len(CHUNK_COLOURS)]
         ax.add_artist(
             FancyArrowPatch((start, y), (end, y), arrowstyle="-|>", mutation_scale=9, linewidth=1.5, color=colour,
                             shrinkA=1, shrinkB=1, zorder=5,
-                            gid=f"transfer-{step.index}-{t['src']}-{t['dst']}-{t['chunk']}",
-                            label=f"chunk {t['chunk']}: rank {t['src']} → rank {t['dst']}")
+                            gid=f"transfer-{step.index}-{t.src}-{t.dst}-{t.chunk}",
+                            label=f"chunk {t.chunk}: rank {t.src} → rank {t.dst}")
         )
 
     def _routed_arrow(self, ax, step, t, lane, left, top) -> None:
-        (xs, ys), (xd, _) = self._cell(left, top, t["src"], t["chunk"]), self._cell(left, top, t["dst"], t["chunk"])
+        (xs, ys), (xd, _) = self._cell(left, top, t.src, t.chunk), self._cell(left, top, t.dst, t.chunk)
         gap = self.pitch - self.cell_w
         y = ys + self.cell_h / 2
         bottom = top - PANEL_HEAD - HEADER_ROW - self.n_chunks * self.cell_h - 0.12 - LANE * lane
         x_out = xs + self.cell_w + gap * (0.35 + 0.3 * lane / max(self.lanes, 1))
         x_in = xd - gap * (0.35 + 0.3 * lane / max(self.lanes, 1))
         path = Path([(xs + self.cell_w, y), (x_out, y), (x_out, bottom), (x_in, bottom), (x_in, y), (xd, y)])
-        colour = CHUNK_COLOURS[t["chunk"] % len(CHUNK_COLOURS)]
+        colour = CHUNK_COLOURS[t.chunk % len(CHUNK_COLOURS)]
         ax.add_artist(
             FancyArrowPatch(path=path, arrowstyle="-|>", mutation_scale=9, linewidth=1.5, color=colour, zorder=5,
-                            gid=f"transfer-{step.index}-{t['src']}-{t['dst']}-{t['chunk']}",
-                            label=f"chunk {t['chunk']}: rank {t['src']} → rank {t['dst']}")
+                            gid=f"transfer-{step.index}-{t.src}-{t.dst}-{t.chunk}",
+                            label=f"chunk {t.chunk}: rank {t.src} → rank {t.dst}")
         )
-        st.put_text(ax, (x_out + x_in) / 2, bottom, f"c{t['chunk']}", size=7, ha="center", va="center", color=colour,
+        st.put_text(ax, (x_out + x_in) / 2, bottom, f"c{t.chunk}", size=7, ha="center", va="center", color=colour,
                     weight="bold", zorder=6, bbox=dict(boxstyle="round,pad=0.1", facecolor="#fafafa", edgecolor="none"))
 
     def _gap(self, ax, hidden: int, left: float, top: float, index: int) -> None:

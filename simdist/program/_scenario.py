@@ -2,31 +2,25 @@
 
 A scenario is ``def scenario(dist): ...`` — ``dist`` is ``torch.distributed`` itself,
 already initialised for the rank (``init_process_group`` done, as torchrun's workers
-would do it). Each rank runs on its own greenlet; when it blocks in a collective it
-yields to the kernel, which resumes it when the collective completes. Ranks that
-can run at the same virtual time run one at a time, in an order drawn from the seed.
+would do it). Each rank runs on its own thread, holding the kernel's baton; when it
+blocks in a collective it hands the baton back, and the kernel resumes it when the
+collective completes. Ranks that can run at the same virtual time run one at a time,
+in an order drawn from the seed (see :mod:`._runner`).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..collectives._algorithms import ALL_REDUCE_ALGORITHMS, CostModel
 from .._errors import ConfigError
+from ..collectives._algorithms import ALL_REDUCE_ALGORITHMS, CostModel
 
-if TYPE_CHECKING:
-    from ..sim._agent import Agent, WorkerRun
-    from ..sim._simulation import Simulation
-    from ..sim._world import World
-
-__all__ = ["BUILTIN_NAMES", "Scenario", "ScenarioOptions", "load_scenario", "scenario_program"]
+__all__ = ["BUILTIN_NAMES", "Scenario", "ScenarioOptions", "error_line", "load_scenario", "plain_result"]
 
 # The names in simdist.program.scenarios, listed here so that checking a name needs no torch
 # (a test keeps the two in step).
@@ -137,148 +131,6 @@ def load_scenario(ref: str) -> Scenario:
     return Scenario(func_name, ref, func, ((func.__doc__ or "").strip().splitlines() or [""])[0])
 
 
-class _EnvSwitcher:
-    """Keeps ``os.environ`` showing the running rank's torchrun variables.
-
-    Scenarios may read ``os.environ["LOCAL_RANK"]`` as real workers do; only the keys
-    that differ between ranks are rewritten on each switch.
-    """
-
-    def __init__(self) -> None:
-        self.current: dict[str, str] = {}
-        self.saved: dict[str, str | None] = {}
-
-    def apply(self, env: dict[str, str | None]) -> None:
-        for key, value in env.items():
-            if value is None or self.current.get(key) == value:
-                continue
-            if key not in self.saved:
-                self.saved[key] = os.environ.get(key)
-            os.environ[key] = value
-            self.current[key] = value
-
-    def restore(self) -> None:
-        for key, value in self.saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        self.saved.clear()
-        self.current.clear()
-
-
-class ScenarioRunner:
-    """Everything one simulation needs to run scenarios: torch set up once, per-rank state."""
-
-    def __init__(self, sim: Simulation, scenario: Scenario, options: ScenarioOptions) -> None:
-        import torch.distributed as dist
-
-        from ..collectives import _torch_world
-
-        self.sim = sim
-        self.scenario = scenario
-        self.options = options
-        self.dist = dist
-        self.store = dist.HashStore()
-        self.env = _EnvSwitcher()
-        self.runtimes: dict[Any, Any] = {}
-        self._install = _torch_world.install()
-        self._install.__enter__()
-        _torch_world.set_backend_factory(self._create_pg)
-        self._real_sleep = time.sleep
-        time.sleep = self._sleep  # a rank's time.sleep(s) passes s of virtual time
-
-    def close(self) -> None:
-        time.sleep = self._real_sleep
-        self._install.__exit__(None, None, None)
-        self.env.restore()
-
-    def _sleep(self, seconds: float) -> None:
-        """``time.sleep`` for scenarios: compute or I/O time on the virtual clock (real elsewhere)."""
-        import greenlet
-
-        runtime = self.runtimes.get(greenlet.getcurrent())
-        if runtime is None:
-            return self._real_sleep(seconds)
-        if seconds < 0:
-            raise ValueError("sleep length must be non-negative")
-        runtime.glet.parent.switch(("wait", self.sim.kernel.timeout(seconds)))
-
-    def _create_pg(self, store, rank, size, timeout):
-        import greenlet
-
-        from ..collectives._process_group import SimProcessGroup
-
-        return SimProcessGroup(self.runtimes[greenlet.getcurrent()], rank, size)
-
-    def engine_for(self, world: World):
-        if world.engine is None:
-            from ..collectives._engine import CollectiveEngine
-
-            o = self.options
-            world.engine = CollectiveEngine(self.sim, world, o.backend, o.algorithm, o.cost, o.pg_timeout,
-                                            o.trace_steps, o.exact_steps)  # fmt: skip
-        return world.engine
-
-
-def scenario_program(runner: ScenarioRunner):
-    """The worker program for :class:`Simulation`: runs the scenario on a greenlet per rank."""
-
-    def program(sim: Simulation, agent: Agent, worker: WorkerRun, world: World):
-        import greenlet
-
-        from ..collectives import _torch_world
-        from ..collectives._process_group import ProcessAborted, RankRuntime
-        from ..sim._world import WorkerError
-
-        engine = runner.engine_for(world)
-        runtime = RankRuntime(engine, worker.rank, runner.options.backend)
-        size = world.size
-        env = worker.env
-        timeout = timedelta(seconds=runner.options.pg_timeout)
-
-        def body():
-            _torch_world.init_rank(worker.rank, size, runner.store, timeout)
-            return runner.scenario.func(runner.dist)
-
-        glet = greenlet.greenlet(body)
-        runtime.glet = glet
-        runner.runtimes[glet] = runtime
-        _torch_world.new_rank_world(glet, worker.rank)
-        engine.rank_started(worker.rank, agent.machine.index)
-        result: Any = None
-        reply: Any = None
-        try:
-            while True:
-                runner.env.apply(env)
-                try:
-                    request = glet.switch(reply) if reply is not None else glet.switch()
-                except ProcessAborted as abort:
-                    error = WorkerError("SIGABRT", str(abort))
-                    error.exit_code = -6
-                    raise error from None
-                except Exception as exc:
-                    error = WorkerError(type(exc).__name__, error_line(exc))
-                    error.alternatives = engine.alternatives.get(worker.rank, [])
-                    raise error from None
-                if glet.dead:
-                    result = request  # the scenario's return value
-                    break
-                _, event = request
-                try:
-                    yield event
-                except WorkerError:
-                    pass  # the rank sees the failure in its own stack, via the event
-                reply = ("resume",)
-        finally:
-            if glet.dead or not glet:
-                runner.runtimes.pop(glet, None)
-        engine.rank_finished(worker.rank)
-        return plain_result(result)
-
-    return program
-
-
 NUMPY_HINT = "numpy is not installed: torch's *_object collectives need it (pip install numpy)"
 
 
@@ -294,17 +146,24 @@ def explain_error(message: str) -> str:
     return message
 
 
-def plain_result(value: Any) -> Any:
-    """A JSON-friendly copy of a scenario's return value (tensors, wherever they live, become lists)."""
+def plain_result(value: Any, _depth: int = 0) -> Any:
+    """A JSON-friendly copy of a program's return value (tensors, wherever they live, become lists)."""
     import torch
 
+    if _depth > 32:
+        return "…"
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().tolist()
     if isinstance(value, dict):
-        return {str(k): plain_result(v) for k, v in value.items()}
+        return {str(k): plain_result(v, _depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [plain_result(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
+        return [plain_result(v, _depth + 1) for v in value]
+    if value is None or isinstance(value, (bool, int, str)):
         return value
-    return repr(value)
+    if isinstance(value, float):
+        return value
+    try:
+        return repr(value)
+    except Exception:  # a repr that raises is the program's bug, not simdist's
+        return f"<{type(value).__name__}>"
 

@@ -20,12 +20,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._errors import ConfigError, RealRunFailed
 from ..collectives._fit import coefficients
 from ..collectives._profile import CALIBRATED_OPS, Profile, RawPoint, build_fits, format_size
-from ..launch._plan import make_plan
+from ..launch._make import make_plan
 from ..launch._spec import LaunchSpec
+
+if TYPE_CHECKING:
+    from ..documents._report import Report
 
 __all__ = ["CalibrateOptions", "CalibrationPlan", "plan_calibration", "run_calibration"]
 
@@ -207,20 +211,20 @@ def run_calibration(plan: CalibrationPlan, on_progress: Callable[[Progress], Non
     report = run_real(plan.spec, options, extra_env={"SIMDIST_CALIBRATE": json.dumps(config),
                                                      "SIMDIST_TIME_COLLECTIVES": "0"}, on_poll=poll)  # fmt: skip
     wall = time.perf_counter() - started
-    workers = report["workers"]
-    share_only = len(report["nodes_run_here"]) < plan.spec.max_nodes and report["gathered_by"] is None
-    if share_only and not report.get("failed"):
+    workers = report.workers
+    share_only = len(report.nodes_run_here) < plan.spec.max_nodes and report.gathered_by is None
+    if share_only and not report.failed:
         return None  # another machine's worker has RANK 0: the profile is written there
-    if report.get("failed") or not workers or any(not isinstance(w.get("result"), dict) for w in workers):
-        why = report.get("diagnosis") or "no worker reported its measurements"
-        tail = next((a["stderr_tail"][-1] for a in report["agents"] if a["stderr_tail"]), "")
-        raise RealRunFailed(f"calibration failed: {why}" + (f" (torchrun: {tail})" if tail and not report.get(
-            "diagnosis") else ""))  # fmt: skip
+    if report.failed or not workers or any(not isinstance(w.result, dict) for w in workers):
+        why = report.diagnosis or "no worker reported its measurements"
+        tail = next((a.stderr_tail[-1] for a in report.agents if a.stderr_tail), "")
+        raise RealRunFailed(f"calibration failed: {why}" + (f" (torchrun: {tail})" if tail and not report.diagnosis
+                                                            else ""))  # fmt: skip
     return _profile(plan, report, wall)
 
 
-def _profile(plan: CalibrationPlan, report: dict, wall: float) -> Profile:
-    results = [w["result"] for w in report["workers"]]
+def _profile(plan: CalibrationPlan, report: Report, wall: float) -> Profile:
+    results = [w.result for w in report.workers]
     groups: dict[tuple, list[dict]] = {}
     for result in results:
         for point in result["points"]:
@@ -240,26 +244,28 @@ def _profile(plan: CalibrationPlan, report: dict, wall: float) -> Profile:
         raise RealRunFailed("calibration measured a time of zero: the clock is too coarse for these sizes")
     links, collectives, points = build_fits(raw)
     first = results[0]
-    workers = report["workers"]
+    workers = report.workers
     host = {
-        "hostname": workers[0]["hostname"], "hostnames": sorted({w["hostname"] for w in workers}),
+        "hostname": workers[0].hostname, "hostnames": sorted({str(w.hostname) for w in workers}),
         "platform": platform.platform(), "python": platform.python_version(), "machine": platform.machine(),
         "cpu": _cpu_name(), "cpu_count": os.cpu_count(), "device": first.get("device"),
         "launcher": socket.gethostname(),
     }  # fmt: skip
-    plan_doc = report["plan"]
-    name = plan.name or f"{plan.backend}-{host['hostname']}-{plan_doc['world_size']}ranks"
+    plan_doc = report.plan
+    world_size = plan_doc.world_size if plan_doc is not None else len(workers)
+    launch = plan_doc.launch if plan_doc is not None else report.launch
+    name = plan.name or f"{plan.backend}-{host['hostname']}-{world_size}ranks"
     return Profile(
         name=name,
         backend=plan.backend,
         links=links,
         collectives=collectives,
         points=points,
-        torch_version=report.get("torch_version"),
+        torch_version=report.torch_version,
         nccl_version=first.get("nccl_version"),
         host=host,
-        launch={"nnodes": plan_doc["launch"]["nnodes"], "nproc_per_node": plan_doc["launch"]["nproc_per_node"],
-                "world_size": plan_doc["world_size"], "local_nodes": plan.local_nodes,
+        launch={"nnodes": launch["nnodes"], "nproc_per_node": launch["nproc_per_node"],
+                "world_size": world_size, "local_nodes": plan.local_nodes,
                 "layout": first.get("layout")},  # fmt: skip
         settings={"sizes": list(plan.sizes), "ops": list(plan.ops), "iters": plan.iters, "warmup": plan.warmup,
                   "type": "float", "statistic": STATISTIC[plan.backend],

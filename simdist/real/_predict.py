@@ -3,44 +3,55 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
+from ..documents._report import PredictedCollective, Prediction
+from ..documents._trace import Trace
 from ..launch._spec import LaunchSpec
 
-__all__ = ["error_key", "predict"]
+__all__ = ["error_key", "predict", "predicted_collectives", "profile_env", "profile_from_env"]
 
 _LOCATION = re.compile(r"^\s*\[[^\]]*\]\s*")  # "[…/gloo/transport/tcp/pair.cc:553] " differs by build
 
 
 def predict(spec: LaunchSpec, scenario: str, *, backend: str = "gloo", pg_timeout: float | None = None,
-            profile: Any = None) -> dict[str, Any]:
-    """Simulate the launch with the scenario; results and failures by rank (string keys, as JSON),
+            profile: Any = None) -> Prediction:
+    """Simulate the launch with the scenario: every rank's result, or its error (string keys, as JSON),
     and every collective's predicted time (from ``profile``'s measured costs if one is given)."""
     from ..program._scenario import ScenarioOptions
-    from ..sim._simulation import SimOptions, simulate
+    from ..program._simulate import simulate
+    from ..sim._simulation import SimOptions
 
     options = ScenarioOptions(backend=backend, timeout=pg_timeout, trace_steps=False, profile=profile)
     trace = simulate(spec, start_times=(0.0,) * spec.max_nodes, options=SimOptions(), scenario=scenario,
                      scenario_options=options)  # fmt: skip
-    errors = {}
-    alternatives = {}
+    errors: dict[str, str] = {}
+    alternatives: dict[str, tuple[str, ...]] = {}
     for event in trace.events:
         if event.kind == "worker_exit" and event.detail.get("error"):
             errors[str(event.rank)] = f"{event.detail['error']}: {event.detail.get('message', '')}"
             if event.detail.get("alternatives"):
-                alternatives[str(event.rank)] = list(event.detail["alternatives"])
-    return {
-        "outcome": trace.outcome,
-        "diagnosis": trace.diagnosis,
-        "results": {str(r["rank"]): r["result"] for r in trace.results if str(r["rank"]) not in errors},
-        "errors": errors,
-        "alternatives": alternatives,  # other errors torch may raise there, depending on which timer fires first
-        "collectives": [
-            {k: e.detail[k] for k in ("op", "ranks", "bytes", "algorithm", "start", "end")}
-            for e in trace.of_kind("collective")
-        ][:MAX_PREDICTED],
-        "cost_model": trace.extra.get("cost_model"),
-    }
+                # other errors torch may raise there, depending on which rank's timer fires first
+                alternatives[str(event.rank)] = tuple(event.detail["alternatives"])
+    return Prediction(
+        outcome=trace.outcome,
+        diagnosis=trace.diagnosis,
+        results={str(r.rank): r.result for r in trace.results if str(r.rank) not in errors},
+        errors=errors,
+        alternatives=alternatives,
+        collectives=predicted_collectives(trace),
+        cost_model=trace.cost_model,
+    )
+
+
+def predicted_collectives(trace: Trace) -> tuple[PredictedCollective, ...]:
+    """The trace's collectives, in order, as the comparison with measured times needs them (capped)."""
+    return tuple(
+        PredictedCollective(op=e.detail["op"], ranks=tuple(e.detail["ranks"]), bytes=e.detail["bytes"],
+                            algorithm=e.detail.get("algorithm"), start=e.detail["start"], end=e.detail["end"])
+        for e in trace.of_kind("collective")[:MAX_PREDICTED]
+    )  # fmt: skip
 
 
 MAX_PREDICTED = 10_000  # collectives listed for the comparison (a long training loop has more)
@@ -59,7 +70,7 @@ def profile_env(path: str) -> dict[str, str]:
     return {PROFILE_ENV: json.dumps(profile.to_dict(), separators=(",", ":")), PROFILE_ORIGIN_ENV: str(path)}
 
 
-def profile_from_env(env) -> Any:
+def profile_from_env(env: Mapping[str, str]) -> Any:
     """The profile :func:`profile_env` passed, as a cost model with its origin; None without one."""
     import json
 

@@ -2,9 +2,9 @@
 
 ``run_real`` starts ``python -m torch.distributed.run`` (one agent per node with
 ``local_nodes``, else this machine's share), bounds everything by ``timeout``,
-collects the workers' records and returns a ``simdist.report/1`` dict. The parent
-process never imports torch; only the workers (and the prediction of scenario
-results, computed while torchrun runs) do.
+collects the workers' records and returns a typed :class:`Report` (``report.to_json()``
+is the ``simdist.report/1`` file). The parent process never imports torch; only the
+workers do (RANK 0's worker also computes the prediction, while torchrun runs).
 """
 
 from __future__ import annotations
@@ -22,12 +22,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..launch._commands import torchrun_argv
 from .._errors import ConfigError, RealModeUnavailable
-from ..launch._plan import make_plan
+from ..documents._plan import PlanDocument
+from ..documents._report import (
+    AgentRun,
+    Comparison,
+    Device,
+    Difference,
+    ObservedError,
+    Prediction,
+    Report,
+    ReportWorker,
+)
+from ..launch._commands import torchrun_argv
+from ..launch._make import make_plan
 from ..launch._spec import LaunchSpec, resolve_rendezvous
 from ._agents import AgentResult, clean_launcher_env, free_port, run_agents
-from ._report import REPORT_SCHEMA, child_failed_root_cause, compare, relevant_env
+from ._report import child_failed_root_cause, compare, relevant_env
 from ._timing import compare_collectives
 
 __all__ = ["RealOptions", "run_real"]
@@ -46,6 +57,8 @@ class RealOptions:
     local_nodes: bool = False  # one agent per node on 127.0.0.1
     pg_timeout: float | None = None  # init_process_group timeout in the workers; None: 60 s, or timeout / 2
     predict_results: bool = True
+    script: tuple[str, ...] | None = None  # a user's script and its arguments, run instead of a scenario
+    module: bool = False  # script[0] is a module name (python -m)
     profile: str | None = None  # a simdist.profile/1 file: the prediction's collective times come from it
 
     def __post_init__(self) -> None:
@@ -114,8 +127,8 @@ def _environment(spec: LaunchSpec, options: RealOptions, out: Path, token: str) 
 
 
 def run_real(spec: LaunchSpec, options: RealOptions, *, out_dir: str | None = None,
-             extra_env: dict[str, str] | None = None, on_poll: Callable[[Path], None] | None = None) -> dict:
-    """Run the scenario through real torchrun; return the ``simdist.report/1`` document.
+             extra_env: dict[str, str] | None = None, on_poll: Callable[[Path], None] | None = None) -> Report:
+    """Run the scenario through real torchrun; return what it observed next to the prediction.
 
     ``extra_env`` adds variables for the workers; ``on_poll(folder)`` is called while they
     run, with the folder they write into (``simdist calibrate`` reads its progress there).
@@ -123,10 +136,15 @@ def run_real(spec: LaunchSpec, options: RealOptions, *, out_dir: str | None = No
     require_torch()
     from ..program._scenario import check_scenario_ref
 
-    check_scenario_ref(options.scenario)  # early, and without importing torch here
+    if options.script is None:
+        check_scenario_ref(options.scenario)  # early, and without importing torch here
     if options.local_nodes:
         spec = local_spec(spec)
     machines = _machines(spec, options.local_nodes)
+    if options.script is not None:
+        from ._script_run import run_real_script
+
+        return run_real_script(spec, options, machines)
     token = launch_token(spec)
     with tempfile.TemporaryDirectory(prefix="simdist-real-", dir=out_dir) as folder:
         out = Path(folder)
@@ -137,12 +155,12 @@ def run_real(spec: LaunchSpec, options: RealOptions, *, out_dir: str | None = No
         results = run_agents(commands, env=env, timeout=options.timeout, env_per_agent=per_agent,
                              on_poll=None if on_poll is None else (lambda: on_poll(out)))  # fmt: skip
         gathered = _gathered(out)
-        records = _records(out, gathered)
+        records, gathered_by = _records(out, gathered)
         prediction = _prediction(gathered)
-    if options.predict_results and not prediction and len(machines) == spec.max_nodes:
+    if options.predict_results and prediction is None and len(machines) == spec.max_nodes:
         # RANK 0 did not get to it (it failed first): predict here, with the backend the workers used
-        prediction = _predict_here(spec, options, _backend_used(options, records[0]))
-    return _report(spec, options, machines, results, records, prediction)
+        prediction = _predict_here(spec, options, _backend_used(options, records))
+    return _report(spec, options, machines, results, records, gathered_by, prediction or Prediction())
 
 
 def launch_token(spec: LaunchSpec) -> str:
@@ -160,12 +178,11 @@ def _gathered(out: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _prediction(gathered: dict | None) -> dict[str, Any]:
-    if gathered is None:
-        return {}
-    if "prediction" in gathered:
-        return gathered["prediction"]
-    return {"error": gathered["prediction_error"]} if "prediction_error" in gathered else {}
+def _prediction(gathered: dict | None) -> Prediction | None:
+    """What RANK 0's worker predicted (or why it could not); None: it predicted nothing."""
+    if gathered is None or "prediction" not in gathered:
+        return None
+    return Prediction.from_dict(gathered["prediction"])
 
 
 def _backend_used(options: RealOptions, records: list[dict]) -> str:
@@ -175,13 +192,13 @@ def _backend_used(options: RealOptions, records: list[dict]) -> str:
     return options.backend if options.backend != "auto" else "gloo"
 
 
-def _predict_here(spec: LaunchSpec, options: RealOptions, backend: str) -> dict[str, Any]:
+def _predict_here(spec: LaunchSpec, options: RealOptions, backend: str) -> Prediction:
     from ._predict import predict
 
     try:
         return predict(spec, options.scenario, backend=backend, pg_timeout=options.pg_timeout, profile=options.profile)
     except Exception as exc:  # a prediction failure is reported, never fatal
-        return {"error": f"{type(exc).__name__}: {exc}"}
+        return Prediction(error=f"{type(exc).__name__}: {exc}")
 
 
 def _visible_devices_env(spec: LaunchSpec, machine: int) -> dict[str, str]:
@@ -214,95 +231,97 @@ def _node_of_pid(results: list[AgentResult], machines: list[int]) -> dict[int, i
     return {pid: machine for result, machine in zip(results, machines, strict=True) for pid in result.pids}
 
 
-def _predicted_plan(spec: LaunchSpec, machines: list[int], results: list[AgentResult]) -> dict:
+def _predicted_plan(spec: LaunchSpec, machines: list[int], results: list[AgentResult]) -> PlanDocument:
     """The plan; under c10d with every agent on this machine, the group order follows from the
     agents' real descriptors: (this host's FQDN, agent pid)."""
     if resolve_rendezvous(spec).backend != "c10d" or len(machines) < spec.max_nodes:
-        return make_plan(spec).to_dict()
+        return make_plan(spec).document()
     fqdn = socket.getfqdn()
     pids = {machine: result.pid or 0 for machine, result in zip(machines, results, strict=True)}
     order = sorted(machines, key=pids.__getitem__)
-    return make_plan(dataclasses.replace(spec, hosts=(fqdn,) * spec.max_nodes), order=order).to_dict()
+    return make_plan(dataclasses.replace(spec, hosts=(fqdn,) * spec.max_nodes), order=order).document()
 
 
-def _report(spec, options, machines, results, records_and_host, prediction) -> dict:
-    records, gathered_by = records_and_host
+def _worker(record: dict, node_rank: int) -> ReportWorker:
+    """A worker's record as it sent it (JSON), typed; only the torchrun-related env is kept."""
+    return ReportWorker(
+        rank=record["rank"], local_rank=record["local_rank"], group_rank=record["group_rank"], node_rank=node_rank,
+        env=relevant_env(record["env"]), hostname=record["hostname"], pid=record["pid"],
+        device=Device.from_dict(record.get("device")), backend=record.get("backend"), result=record.get("result"),
+        error=ObservedError.from_dict(record.get("error")),
+    )  # fmt: skip
+
+
+def _report(spec: LaunchSpec, options: RealOptions, machines: list[int], results: list[AgentResult],
+            records: list[dict], gathered_by: str | None, prediction: Prediction) -> Report:  # fmt: skip
     plan = _predicted_plan(spec, machines, results)
     node_of = _node_of_pid(results, machines)
     backend = _backend_used(options, records)
-    workers = []
-    for record in records:
-        workers.append({
-            "rank": record["rank"], "local_rank": record["local_rank"], "group_rank": record["group_rank"],
-            "node_rank": node_of.get(record["pid"], record["group_rank"]), "env": relevant_env(record["env"]),
-            "hostname": record["hostname"], "pid": record["pid"], "device": record.get("device"),
-            "backend": record.get("backend"), "result": record.get("result"), "error": record.get("error"),
-        })  # fmt: skip
+    # A worker's node is the agent that started it (its pid); else, as torchrun numbers them, its group.
+    workers = tuple(_worker(r, node_of.get(r["pid"], r["group_rank"])) for r in records)
     full_run = len(machines) == spec.max_nodes or gathered_by is not None
-    expected_workers = plan["workers"] if full_run else [w for w in plan["workers"] if w["node_rank"] in machines]
-    differences = compare({**plan, "workers": expected_workers}, prediction if "results" in prediction else None,
-                          workers, backend=backend)  # fmt: skip
+    expected = plan if full_run else plan.with_workers([w for w in plan.workers if w.node_rank in machines])
+    # Results are compared only when there are predicted results (not for a prediction that failed).
+    differences = compare(expected, prediction if prediction.results is not None else None, workers,
+                          backend=backend)  # fmt: skip
     for result, machine in zip(results, machines, strict=True):
         if result.timed_out:
-            differences.append({"rank": None, "field": f"node {machine}", "predicted": "exits",
-                                "observed": f"still running after {options.timeout:g} s (killed)"})  # fmt: skip
-        elif result.returncode not in (0, None) and not any(w.get("error") for w in workers):
-            differences.append({"rank": None, "field": f"node {machine}", "predicted": "exit 0",
-                                "observed": f"torchrun exited {result.returncode}"})  # fmt: skip
-    agents = [
-        {"node": machine, "argv": result.argv, "returncode": result.returncode, "timed_out": result.timed_out,
-         "stderr_tail": result.stderr.splitlines()[-25:], "pids": result.pids}
+            differences.append(Difference(None, f"node {machine}", "exits",
+                                          f"still running after {options.timeout:g} s (killed)"))  # fmt: skip
+        elif result.returncode not in (0, None) and not any(w.error for w in workers):
+            differences.append(Difference(None, f"node {machine}", "exit 0", f"torchrun exited {result.returncode}"))
+    agents = tuple(
+        AgentRun(node=machine, argv=tuple(result.argv), returncode=result.returncode, timed_out=result.timed_out,
+                 stderr_tail=tuple(result.stderr.splitlines()[-25:]), pids=tuple(result.pids))
         for result, machine in zip(results, machines, strict=True)
-    ]  # fmt: skip
-    report = {
-        "schema": REPORT_SCHEMA,
-        "launch": plan["launch"],
-        "scenario": options.scenario,
-        "backend": backend,
-        "torch_version": records[0]["torch_version"] if records else None,
-        "plan": plan,
-        "predicted_outcome": prediction.get("outcome"),
-        "predicted_diagnosis": prediction.get("diagnosis"),
-        "predicted_results": prediction.get("results"),
-        "predicted_errors": prediction.get("errors"),
-        "prediction_error": prediction.get("error"),
-        "workers": workers,
-        "agents": agents,
-        "gathered_by": gathered_by,
-        "nodes_run_here": machines,
-        "comparison": {"matches": not differences, "differences": differences},
-        # every collective the scenario called: predicted and measured time, algbw and busbw (nccl-tests' factors)
-        "collectives": compare_collectives(prediction.get("collectives") or [], records),
-        "cost_model": prediction.get("cost_model"),
-    }
-    report["failed"] = any(w.get("error") for w in workers) or any(
-        r.returncode not in (0, None) or r.timed_out for r in results
-    ) or len(workers) < len(expected_workers)
-    report["diagnosis"] = _diagnosis(report, results)
-    return report
+    )  # fmt: skip
+    comparison = Comparison(tuple(differences))
+    failed = (any(w.error for w in workers) or any(r.returncode not in (0, None) or r.timed_out for r in results)
+              or len(workers) < len(expected.workers))  # fmt: skip
+    return Report(
+        launch=plan.launch,
+        scenario=options.scenario,
+        backend=backend,
+        torch_version=records[0]["torch_version"] if records else None,
+        plan=plan,
+        prediction=_as_reported(prediction),
+        workers=workers,
+        agents=agents,
+        comparison=comparison,
+        failed=failed,
+        diagnosis=_diagnosis(workers, comparison, failed, results),
+        gathered_by=gathered_by,
+        nodes_run_here=tuple(machines),
+        collectives=compare_collectives(prediction.collectives or (), records),
+    )
 
 
-def _diagnosis(report: dict, results: list[AgentResult]) -> str | None:
+def _as_reported(prediction: Prediction) -> Prediction:
+    """The prediction as the report holds it: its collectives live on in the report's ``collectives``
+    rows (predicted beside measured), so the report file reads back as the same report."""
+    return dataclasses.replace(prediction, collectives=None)
+
+
+def _diagnosis(workers: tuple[ReportWorker, ...], comparison: Comparison, failed: bool,
+               results: list[AgentResult]) -> str | None:  # fmt: skip
     """Name the failing rank and the root cause, as torchrun and the workers reported it."""
-    if report["comparison"]["matches"] and not report["failed"]:
+    if comparison.matches and not failed:
         return None
     for result in results:
         cause = child_failed_root_cause(result.stderr)
         if cause is not None:
-            worker = next((w for w in report["workers"] if w["rank"] == cause["rank"]), None)
-            message = cause["message"] or (f"{worker['error']['type']}: {worker['error']['message']}"
-                                           if worker and worker.get("error") else None)  # fmt: skip
-            text = f"rank {cause['rank']} (local_rank {cause['local_rank']}) failed with exit code {cause['exit_code']}"
+            worker = next((w for w in workers if w.rank == cause.rank), None)
+            message = cause.message or (worker.error.text if worker is not None and worker.error else None)
+            text = f"rank {cause.rank} (local_rank {cause.local_rank}) failed with exit code {cause.exit_code}"
             return text + (f": {message}" if message else "")
-    errors = [w for w in report["workers"] if w.get("error")]
+    errors = [w for w in workers if w.error]
     if errors:
         first = errors[0]
-        return f"rank {first['rank']} raised {first['error']['type']}: {first['error']['message']}"
-    hung = [d["rank"] for d in report["comparison"]["differences"] if d["field"] == "reported" and d["predicted"]]
+        return f"rank {first.rank} raised {first.error.text}"
+    hung = [d.rank for d in comparison.differences if d.field == "reported" and d.predicted]
     if any(r.timed_out for r in results):
         if not hung:
             return "timed out after every rank had reported (a torchrun agent did not exit)"
         return f"timed out; rank{'s' * (len(hung) > 1)} {', '.join(map(str, hung))} never reported (hung or killed)"
-    return "; ".join(f"rank {d['rank']}: {d['field']} predicted {d['predicted']!r}, observed {d['observed']!r}"
-                     for d in report["comparison"]["differences"][:3])  # fmt: skip
-
+    return "; ".join(f"rank {d.rank}: {d.field} predicted {d.predicted!r}, observed {d.observed!r}"
+                     for d in comparison.differences[:3])  # fmt: skip

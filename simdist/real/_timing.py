@@ -1,4 +1,4 @@
-"""Timing the collectives a scenario calls under real torchrun, and setting them beside the prediction.
+"""Timing the collectives a scenario or script calls under real torchrun, and setting them beside the prediction.
 
 In the worker, :func:`install` wraps the public ``torch.distributed`` collectives so
 each blocking call records its op, group, size (bytes as nccl-tests counts them: the
@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from ..collectives._algorithms import bus_factor
 from ..collectives._profile import profile_op
+from ..documents._report import CollectiveTiming, PredictedCollective, TimedCall
 
 __all__ = ["MAX_RECORDS", "TimingLog", "compare_collectives", "install"]
 
@@ -76,10 +77,17 @@ class TimingLog:
         self._restore.clear()
 
 
-def install(dist, torch, backend: str) -> TimingLog:
-    """Wrap ``dist``'s public collectives so every blocking call is timed into the returned log."""
+def install(dist, torch, backend: str | None) -> TimingLog:
+    """Wrap ``dist``'s public collectives so every blocking call is timed into the returned log.
+
+    ``backend`` None: not known yet (a script calls ``init_process_group`` itself); the
+    first timed call asks the default group's.
+    """
     log = TimingLog()
-    sync = torch.cuda.synchronize if backend == "nccl" and torch.cuda.is_available() else None
+    if backend is None:
+        sync = _LazySync(dist, torch)
+    else:
+        sync = torch.cuda.synchronize if backend == "nccl" and torch.cuda.is_available() else None
     for name, (op, size_of) in _SIZES.items():
         original = getattr(dist, name, None)
         if original is None:
@@ -87,6 +95,26 @@ def install(dist, torch, backend: str) -> TimingLog:
         setattr(dist, name, _wrap(dist, original, op, size_of, log, sync))
         log._restore.append((dist, name, original))
     return log
+
+
+class _LazySync:
+    """``torch.cuda.synchronize`` on NCCL, nothing otherwise, decided at the first call (the group exists then)."""
+
+    def __init__(self, dist, torch) -> None:
+        self._dist, self._torch, self._sync = dist, torch, None
+        self._decided = False
+
+    def __call__(self) -> None:
+        if not self._decided:
+            self._decided = True
+            try:
+                nccl = self._dist.get_backend() == "nccl" and self._torch.cuda.is_available()
+            except Exception:  # noqa: BLE001 - no default group yet: torch's own call will say so
+                self._decided = False
+                return
+            self._sync = self._torch.cuda.synchronize if nccl else None
+        if self._sync is not None:
+            self._sync()
 
 
 def _wrap(dist, original, op: str, size_of: Callable, log: TimingLog, sync):
@@ -113,7 +141,7 @@ def _wrap(dist, original, op: str, size_of: Callable, log: TimingLog, sync):
             n = _n(dist, group)
             ranks = list(dist.get_process_group_ranks(group)) if group is not None else list(range(n))
             log.add({"op": op, "ranks": ranks, "bytes": int(size_of(arguments, n)), "time": elapsed})
-        except Exception:  # noqa: BLE001 - timing is a report, never a reason to fail the scenario
+        except Exception:  # noqa: BLE001 - timing is a report, never a reason to fail the program
             pass
         return result
 
@@ -123,22 +151,22 @@ def _wrap(dist, original, op: str, size_of: Callable, log: TimingLog, sync):
     return timed
 
 
-def compare_collectives(predicted: list[dict], workers: list[dict]) -> list[dict]:
+def compare_collectives(predicted: Sequence[PredictedCollective],
+                        records: Sequence[Mapping]) -> tuple[CollectiveTiming, ...]:  # fmt: skip
     """One row per collective: the prediction beside the measurement, matched in order by (op, ranks, bytes).
 
-    ``predicted``: the simulator's collective events' details; ``workers``: the report's
-    workers, each with the ``collectives`` its rank timed. Rows are in the predicted
-    order, then any measured collective the simulation did not have.
+    ``predicted``: the simulated collectives (:class:`Prediction.collectives`); ``records``:
+    the workers' records, each with the ``collectives`` its rank timed. Rows are in the
+    predicted order, then any measured collective the simulation did not have.
     """
     queues: dict[tuple, list[list[float]]] = {}
-    measured_order: list[tuple] = []
     per_rank: dict[int, dict[tuple, list[float]]] = {}
-    for worker in workers:
+    for record in records:
         mine: dict[tuple, list[float]] = {}
-        for record in worker.get("collectives") or []:
-            key = (profile_op(record["op"]), tuple(record["ranks"]), record["bytes"])
-            mine.setdefault(key, []).append(record["time"])
-        per_rank[worker["rank"]] = mine
+        for call in record.get("collectives") or []:
+            key = (profile_op(call["op"]), tuple(call["ranks"]), call["bytes"])
+            mine.setdefault(key, []).append(call["time"])
+        per_rank[record["rank"]] = mine
     keys = sorted({k for mine in per_rank.values() for k in mine}, key=repr)
     for key in keys:
         members = [r for r in key[1] if r in per_rank]
@@ -147,22 +175,21 @@ def compare_collectives(predicted: list[dict], workers: list[dict]) -> list[dict
     used: dict[tuple, int] = {}
     rows = []
     for event in predicted:
-        key = (profile_op(event["op"]), tuple(event["ranks"]), event["bytes"])
+        key = (profile_op(event.op), tuple(event.ranks), event.bytes)
         index = used.get(key, 0)
         times = queues.get(key, [])[index] if index < len(queues.get(key, [])) else None
         if times is not None:
             used[key] = index + 1
-        rows.append(_row(event["op"], list(key[1]), key[2], event, times))
+        rows.append(_row(event.op, key[1], key[2], event, times))
     for key in keys:
         for times in queues[key][used.get(key, 0) :]:
-            measured_order.append(key)
-            rows.append(_row(key[0], list(key[1]), key[2], None, times))
-    return rows
+            rows.append(_row(key[0], key[1], key[2], None, times))
+    return tuple(rows)
 
 
-def _bandwidths(op: str, n: int, nbytes: int, seconds: float) -> dict:
+def _bandwidths(op: str, n: int, nbytes: int, seconds: float) -> tuple[float, float, float]:
     algbw = nbytes / seconds if seconds > 0 else 0.0
-    return {"time": seconds, "algbw": algbw, "busbw": algbw * bus_factor(_base(op), n)}
+    return seconds, algbw, algbw * bus_factor(_base(op), n)
 
 
 def _base(op: str) -> str:
@@ -170,14 +197,13 @@ def _base(op: str) -> str:
     return "all_reduce" if base == "barrier" else base
 
 
-def _row(op: str, ranks: list[int], nbytes: int, event: dict | None, times: list[float] | None) -> dict:
+def _row(op: str, ranks: tuple[int, ...], nbytes: int, event: PredictedCollective | None,
+         times: list[float] | None) -> CollectiveTiming:  # fmt: skip
     n = len(ranks)
     predicted = None
     if event is not None:
-        predicted = {**_bandwidths(op, n, nbytes, event["end"] - event["start"]), "algorithm": event.get("algorithm")}
+        predicted = TimedCall(*_bandwidths(op, n, nbytes, event.end - event.start), algorithm=event.algorithm)
     measured = None
     if times:
-        measured = {**_bandwidths(op, n, nbytes, min(times)), "ranks_timed": len(times)}
-    ratio = measured["time"] / predicted["time"] if predicted and measured and predicted["time"] > 0 else None
-    return {"op": op, "ranks": ranks, "bytes": nbytes, "predicted": predicted, "measured": measured,
-            "measured_over_predicted": ratio}  # fmt: skip
+        measured = TimedCall(*_bandwidths(op, n, nbytes, min(times)), ranks_timed=len(times))
+    return CollectiveTiming(op=op, ranks=ranks, bytes=nbytes, predicted=predicted, measured=measured)

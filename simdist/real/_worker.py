@@ -130,26 +130,29 @@ def _publish(record: dict, rank: int, backend: str) -> None:
 
 
 def _predict(backend: str) -> dict:
-    """The simulator's prediction, computed here by RANK 0.
+    """The simulator's prediction, computed here by RANK 0, as ``{"prediction": Prediction.to_dict()}``.
 
     This process has torch loaded already, so predicting here costs a fraction of a
     second where the launching simdist would spend seconds importing torch. The
     simulation sees only the launch spec and the scenario — never the real records.
+    The launcher reads it back with ``Prediction.from_dict``.
     """
     spec_json = os.environ.get("SIMDIST_SPEC")
     if not spec_json:
         return {}
+    from simdist.documents._report import Prediction
+
     try:
         from simdist.launch._spec import LaunchSpec
         from simdist.real._predict import predict, profile_from_env
 
         spec = LaunchSpec(**json.loads(spec_json))
-        return {"prediction": predict(spec, os.environ["SIMDIST_SCENARIO"],
-                                      backend=backend,
-                                      pg_timeout=float(os.environ.get("SIMDIST_PG_TIMEOUT", "60")),
-                                      profile=profile_from_env(os.environ))}  # fmt: skip
+        prediction = predict(spec, os.environ["SIMDIST_SCENARIO"], backend=backend,
+                             pg_timeout=float(os.environ.get("SIMDIST_PG_TIMEOUT", "60")),
+                             profile=profile_from_env(os.environ))  # fmt: skip
     except Exception as exc:  # a failed prediction is reported, never fatal to the real run
-        return {"prediction_error": f"{type(exc).__name__}: {exc}"}
+        prediction = Prediction(error=f"{type(exc).__name__}: {exc}")
+    return {"prediction": prediction.to_dict()}
 
 
 if __name__ == "__main__":

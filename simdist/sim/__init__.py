@@ -8,3 +8,8 @@ the world only through its hooks. Standard library only.
 
 May import: :mod:`simdist.launch`, :mod:`simdist.documents`, :mod:`simdist._errors`.
 """
+
+from ._kernel import Kernel
+from ._simulation import Failure, SimOptions, Simulation, WorkerProgram, parse_failure
+
+__all__ = ["Failure", "Kernel", "SimOptions", "Simulation", "WorkerProgram", "parse_failure"]

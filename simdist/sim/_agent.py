@@ -11,58 +11,40 @@ from __future__ import annotations
 
 import json
 from collections.abc import Generator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from ._kernel import Interrupt, Process
-from ._rendezvous import RendezvousFailure, RoundResult
-from ._store import StoreError
+from ..launch._messages import FailureRecord, child_failed_error
+from ..launch._spec import LaunchSpec, RendezvousSetup
+from ._kernel import Interrupt, Kernel, Process
+from ._machine import SIGKILL, SIGTERM, Machine, WorkerRun
+from .._errors import RendezvousFailure, StoreError
+from ._rendezvous import Rendezvous, RoundResult
 
-if TYPE_CHECKING:
-    from ._simulation import Simulation
-
-__all__ = ["Agent", "Machine", "WorkerRun"]
-
-SIGKILL, SIGTERM = -9, -15
+__all__ = ["Agent", "AgentHost"]
 
 
-@dataclass(frozen=True, slots=True)
-class Machine:
-    """One machine taking part: where its agent runs and what it was told."""
+class AgentHost(Protocol):
+    """What an agent needs from the simulation around it (the :class:`Simulation` provides it)."""
 
-    index: int
-    node_rank: int  # the --node-rank its torchrun command passes
-    host: str
-    pid: int  # the agent's pid (c10d orders agents on one host by it)
-    start: float  # when its torchrun starts, virtual seconds
-    local_addr: str | None = None  # --local-addr: the address c10d knows the agent by
+    kernel: Kernel
+    spec: LaunchSpec
+    setup: RendezvousSetup
+    options: Any  # SimOptions: timings
+    rendezvous: Rendezvous
 
-    @property
-    def addr(self) -> str:
-        """The agent's address in its c10d descriptor: --local-addr, else the host's FQDN."""
-        return self.local_addr or self.host
+    def record(self, kind: str, node: int | None = None, rank: int | None = None, **detail: Any) -> None: ...
 
+    def worker_env(self, agent: Agent, round_: RoundResult, local_rank: int, base: int, world: int,
+                   base_role: int, role_world: int) -> dict[str, str | None]: ...  # fmt: skip
 
-@dataclass
-class WorkerRun:
-    """One worker process of one attempt."""
+    def worker_life(self, agent: Agent, worker: WorkerRun, round_: RoundResult) -> Generator[Any, Any, None]: ...
 
-    rank: int
-    local_rank: int
-    node: int
-    attempt: int
-    env: dict[str, str | None]
-    process: Process | None = None
-    exit_code: int | None = None
-    result: Any = None
-    error: str | None = None
-    ended_at: float = 0.0
-
+    def kill_worker(self, worker: WorkerRun, signal_code: int) -> None: ...
 
 class Agent:
     """The torchrun agent (``LocalElasticAgent``) of one machine."""
 
-    def __init__(self, sim: Simulation, machine: Machine) -> None:
+    def __init__(self, sim: AgentHost, machine: Machine) -> None:
         self.sim = sim
         self.machine = machine
         self.descriptor = (machine.addr, machine.pid, 0)  # torch's _NodeDesc(addr, pid, local_id)
@@ -218,8 +200,6 @@ class Agent:
         return tuple(json.loads(assigned))
 
     def _child_failed_error(self, failed: list[WorkerRun]) -> str:
-        from ..launch._messages import FailureRecord, child_failed_error
-
         def record(worker: WorkerRun, code: int) -> FailureRecord:
             pid = self.machine.pid + 1 + worker.local_rank + 8 * worker.attempt  # simulated worker pids
             ended = worker.ended_at if worker.exit_code is not None else self.sim.kernel.now  # SIGTERM'd now

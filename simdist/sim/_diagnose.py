@@ -7,19 +7,23 @@ which node, what torch printed, and what that means — not just the last error.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
-from ..launch._plan import make_plan, spec_to_dict
-from ..documents._trace import Trace
-
-if TYPE_CHECKING:
-    from ._simulation import Simulation
+from ..documents._plan import PlanDocument
+from ..documents._trace import RankResult, Trace, WorkerOutput
+from ..launch._make import make_plan
+from ..launch._plan import spec_to_dict
+from ._simulation import Simulation
 
 __all__ = ["finish"]
 
 
-def _final_plan(sim: Simulation) -> dict | None:
-    """The plan as the last completed rendezvous decided it (None if none completed)."""
+def _final_plan(sim: Simulation) -> PlanDocument | None:
+    """The plan as the last completed rendezvous decided it (None if none completed).
+
+    Layout and GPUs come from the rule book for the order the rendezvous decided; each
+    worker's env is the one its last attempt really received (restart counts differ by
+    node when only some nodes restarted).
+    """
     rounds = [(a, a.round) for a in sim.agents if a.round is not None and a.workers]
     if not rounds:
         return None
@@ -35,42 +39,30 @@ def _final_plan(sim: Simulation) -> dict | None:
     order = [a.machine.node_rank for a, _ in by_rank]
     if len(set(order)) != len(order):
         return None
-    restart = max(a.restart_count for a, _ in by_rank)
-    rank0 = by_rank[0][1]
+    restart = max(a.restart_count for a, _ in by_rank)  # the plan's headline figure: the most restarts
     spec = sim.spec
     if spec.hosts is None:
         hosts = [m.host for m in sorted(sim.machines, key=lambda m: m.node_rank)]
         if len(hosts) == spec.max_nodes:
             spec = dataclasses.replace(spec, hosts=tuple(hosts))
-    plan = make_plan(spec, order=order, restart_count=restart, master_port=rank0.master_port)
-    data = plan.to_dict()
-    if sim.setup.backend == "c10d":
-        for worker in data["workers"]:
-            worker["env"]["MASTER_ADDR"] = rank0.master_addr
-    return data
+    plan = make_plan(spec, order=order, restart_count=restart, master_port=by_rank[0][1].master_port).document()
+    received = {w.rank: w.env for agent, _ in by_rank for w in agent.workers}
+    return plan.with_workers(
+        [dataclasses.replace(w, env=received.get(w.rank, w.env)) for w in plan.workers]
+    )
 
 
-def _results(sim: Simulation) -> list[dict]:
+def _results(sim: Simulation) -> tuple[RankResult, ...]:
     """The last attempt of every rank."""
-    latest: dict[int, object] = {}
-    for worker in sim.all_workers:
-        latest[worker.rank] = worker  # workers are appended in start order
-    return [
-        {
-            "rank": w.rank,
-            "node": w.node,
-            "local_rank": w.local_rank,
-            "attempt": w.attempt,
-            "exit_code": w.exit_code,
-            "error": w.error,
-            "result": w.result,
-        }
+    latest = {worker.rank: worker for worker in sim.all_workers}  # appended in start order: the last wins
+    return tuple(
+        RankResult(w.rank, w.node, w.local_rank, w.attempt, w.exit_code, w.error, w.result)
         for w in (latest[r] for r in sorted(latest))
-    ]
+    )
 
 
 def _collective_problem(sim: Simulation):
-    problems = [w.engine.problem for w in sim.worlds.values() if w.engine is not None and w.engine.problem]
+    problems = [p for world in sim.worlds.values() for p in world.problems]
     return min(problems, key=lambda p: p.t) if problems else None
 
 
@@ -88,7 +80,9 @@ def _diagnose(sim: Simulation) -> tuple[str, str]:
         t = _error_time(sim, first.machine.index)
         late = [m for m in sim.machines if m.start > t]
         cause = ""
-        if late:
+        if killed and first.error.kind == "RendezvousConnectionError":  # the store's host died under it
+            cause = " Root cause: " + ", ".join(f"node {a.machine.index} died" for a in killed) + "."
+        elif late:
             never = [m.index for m in late if m.start == float("inf")]
             later = [m for m in late if m.start != float("inf")]
             parts = [f"node {i} never started" for i in never]
@@ -192,6 +186,8 @@ def _first_failed_worker(sim: Simulation):
 
 
 def finish(sim: Simulation) -> Trace:
+    """The trace of a simulation that has run: its events, plan, results, outcome and diagnosis."""
+    sim.note_missed_failures()
     outcome, diagnosis = _diagnose(sim)
     missed = [e for e in sim.recorder.events if e.kind == "failure_missed"]
     if missed:
@@ -200,15 +196,17 @@ def finish(sim: Simulation) -> Trace:
     return Trace(
         seed=sim.options.seed,
         launch=spec_to_dict(sim.spec),
-        events=sim.recorder.events,
+        events=tuple(sim.recorder.events),
         plan=_final_plan(sim),
         results=_results(sim),
         outcome=outcome,  # type: ignore[arg-type]
         diagnosis=diagnosis,
-        extra={
-            "machines": [
-                {"node": m.index, "node_rank": m.node_rank, "host": m.host, "pid": m.pid, "start": m.start}
-                for m in sim.machines
-            ]
-        },
+        machines=tuple(
+            {"node": m.index, "node_rank": m.node_rank, "host": m.host, "pid": m.pid, "start": m.start}
+            for m in sim.machines
+        ),
+        output=tuple(
+            WorkerOutput(w.node, w.rank, w.local_rank, w.attempt, w.stdout, w.stderr, w.env.get("ROLE_NAME") or "default")
+            for w in sim.all_workers if w.stdout or w.stderr
+        ),
     )

@@ -6,6 +6,13 @@ Events at the same time run by priority, then by a tie key, then FIFO. The tie
 key is 0 for ordinary events; :meth:`Kernel.schedule` with ``shuffle=True`` draws it
 from the seed instead, which is how the simulator lets Hypothesis explore the
 orders in which simultaneous ranks run. This module knows nothing of torch.
+
+SimPy's contract holds: :meth:`Kernel.step` with nothing scheduled raises
+:class:`EmptySchedule`, and a failed event that nobody handled is raised again from
+:meth:`Kernel.step` rather than dropped. An event is handled when a process received
+its exception, an :class:`AnyOf` passed it on, every waiter abandoned it (a process
+interrupted while waiting, an :class:`AnyOf` another event decided), or someone called
+:meth:`Event.defuse`.
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ import random
 from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
-__all__ = ["NORMAL", "URGENT", "AnyOf", "Event", "Interrupt", "Kernel", "Process", "Timeout"]
+from .._errors import EmptySchedule, SimulationError
+
+__all__ = ["NORMAL", "URGENT", "AnyOf", "EmptySchedule", "Event", "Interrupt", "Kernel", "Process", "Timeout"]
 
 URGENT = 0  # runs before NORMAL events at the same time (process start-up, interrupts)
 NORMAL = 1
@@ -35,7 +44,7 @@ class Interrupt(Exception):
 class Event:
     """Something that happens at one point of virtual time, carrying a value or an error."""
 
-    __slots__ = ("callbacks", "kernel", "_ok", "_value", "cancelled")
+    __slots__ = ("callbacks", "kernel", "_ok", "_value", "cancelled", "defused")
 
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
@@ -43,6 +52,11 @@ class Event:
         self._value: Any = _PENDING
         self._ok = True
         self.cancelled = False
+        self.defused = False  # a failure someone handled; an unhandled one is raised by Kernel.step
+
+    def defuse(self) -> None:
+        """Mark this event's failure as handled (a callback that deals with it calls this)."""
+        self.defused = True
 
     def cancel(self) -> None:
         """Drop a scheduled event: it will not fire, nor move the clock."""
@@ -119,6 +133,7 @@ class Process(Event):
             return
         event = Event(self.kernel)
         event._ok, event._value = False, Interrupt(cause)
+        event.defused = True  # delivered to this process, or moot if it has ended meanwhile
         event.callbacks.append(self._resume)
         self.kernel.schedule(event, URGENT)
 
@@ -126,15 +141,18 @@ class Process(Event):
         if not self.is_alive:
             return
         if self._target is not None and event is not self._target:
-            # An interrupt: stop listening to what we were waiting for.
+            # An interrupt: stop listening to what we were waiting for. Its failure, should
+            # it fail later, has nobody left to reach: abandoning it is handling it.
             if self._target.callbacks is not None:
                 self._target.callbacks.remove(self._resume)
+                self._target.defused = True
         self._target = None
         while True:
             try:
                 if event._ok:
                     next_event = self._generator.send(event._value)
                 else:
+                    event.defused = True  # the process receives the exception: it is handled there
                     next_event = self._generator.throw(event._value)
             except StopIteration as stop:
                 self._ok, self._value = True, stop.value
@@ -174,9 +192,11 @@ class AnyOf(Event):
         for other in self._events:
             if other.callbacks is not None and self._done in other.callbacks:
                 other.callbacks.remove(self._done)
+                other.defused = True  # abandoned: the first event decided
         if event._ok:
             self.succeed(event)
         else:
+            event.defused = True  # passed on: whoever waits for the AnyOf handles it
             self.fail(event._value)
 
 
@@ -221,10 +241,41 @@ class Kernel:
             heapq.heappop(self._queue)
 
     def step(self) -> None:
+        """Process the next event; :class:`EmptySchedule` if there is none."""
         self._drop_cancelled()
+        if not self._queue:
+            raise EmptySchedule("no event is scheduled: nothing can happen any more")
         self.now, _, _, _, event = heapq.heappop(self._queue)
         callbacks, event.callbacks = event.callbacks, None
         for callback in callbacks:
             callback(event)
-        if not event._ok and not callbacks and isinstance(event, Process):
-            raise event._value  # a process died with nobody waiting on it: a bug, never silent
+        if not event._ok and not event.defused:
+            raise event._value  # a failure nobody handled: a bug, never silent
+
+    def run(self, until: float | Event | None = None, *, max_steps: int | None = None) -> None:
+        """Process events until ``until``.
+
+        ``None``: until nothing is scheduled. A number: every event scheduled at or
+        before that time, then the clock stands at ``until``. An :class:`Event`: until
+        that event has been processed (its value is then available); if the schedule
+        runs dry first, :class:`EmptySchedule` says so. ``max_steps`` bounds the work:
+        past it, :class:`SimulationError`.
+        """
+        steps = 0
+        if isinstance(until, Event):
+            while until.callbacks is not None:
+                self.step()  # raises EmptySchedule when nothing is left to process
+                steps += 1
+                if max_steps is not None and steps > max_steps:
+                    raise SimulationError(f"more than {max_steps} events were processed")
+            return
+        limit = float("inf") if until is None else float(until)
+        if limit < self.now:
+            raise ValueError(f"until ({limit}) is before the current time ({self.now})")
+        while (next_time := self.peek()) <= limit and next_time != float("inf"):  # inf: never
+            self.step()
+            steps += 1
+            if max_steps is not None and steps > max_steps:
+                raise SimulationError(f"more than {max_steps} events were processed")
+        if limit != float("inf"):
+            self.now = limit

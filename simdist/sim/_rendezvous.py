@@ -17,27 +17,51 @@ Errors carry torch's exception type and message (see ``RendezvousFailure``).
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from .._errors import SimulatedTorchError
-from ._store import SimStore, StoreError
+from .._errors import RendezvousFailure, StoreError
+from ..launch._addresses import is_loopback
+from ..launch._spec import LaunchSpec, RendezvousSetup
+from ._kernel import Kernel
+from ._machine import Machine
+from ._store import SimStore
 
-if TYPE_CHECKING:
-    from ._agent import Agent
+__all__ = ["C10dRendezvous", "Participant", "Rendezvous", "RendezvousHost", "RoundResult", "StaticRendezvous"]
 
-__all__ = ["C10dRendezvous", "RendezvousFailure", "RoundResult", "StaticRendezvous"]
+
+class Participant(Protocol):
+    """An agent as the rendezvous sees it: its machine and its c10d node descriptor."""
+
+    machine: Machine
+    descriptor: tuple[str, int, int]  # torch's _NodeDesc(addr, pid, local_id)
+
+
+class RendezvousHost(Protocol):
+    """What a rendezvous needs from the simulation around it (the :class:`Simulation` provides it)."""
+
+    kernel: Kernel
+    spec: LaunchSpec
+    setup: RendezvousSetup
+    options: Any  # SimOptions: read timeouts and keep-alive
+    machines: Sequence[Machine]
+    agents_by_descriptor: Mapping[tuple, Participant]
+    run_id: str
+
+    def record(self, kind: str, node: int | None = None, rank: int | None = None, **detail: Any) -> None: ...
+
+
+class Rendezvous(Protocol):
+    """The interface both backends offer an agent."""
+
+    def next_rendezvous(self, agent: Participant) -> Generator[Any, Any, RoundResult]: ...
+
+    def num_nodes_waiting(self, agent: Participant) -> int: ...
+
+    def agent_gone(self, agent: Participant, *, killed: bool = False) -> None: ...
 
 SYNC_INTERVAL = 1.0  # torch's rendezvous state cache / SYNC back-off, seconds
-
-
-class RendezvousFailure(SimulatedTorchError):
-    """An agent could not get through the rendezvous (torch's message may be empty, as for timeouts)."""
-
-    @classmethod
-    def from_store(cls, error: StoreError) -> RendezvousFailure:
-        return cls(error.kind, error.message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +78,12 @@ class RoundResult:
     store_timeout: float
 
 
-def _owner(sim, addr: str, client: int) -> str | None:
+def _owner(sim: RendezvousHost, addr: str, client: int) -> str | None:
     """The host (machine address) a connection to ``addr`` reaches from machine ``client``.
 
     Machines with the same address are one physical host; a loopback address
     reaches the client's own host; an address no machine has reaches nobody.
     """
-    from ..launch._checks import is_loopback
-
     if is_loopback(addr):
         return sim.machines[client].host
     for machine in sim.machines:
@@ -77,7 +99,7 @@ class _HostedStores:
     agent process that hosts it.
     """
 
-    def __init__(self, kernel) -> None:
+    def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
         self.by_host: dict[str, SimStore] = {}
         self._listening: dict[str, Any] = {}
@@ -115,12 +137,12 @@ def _c10d_connection_error() -> RendezvousFailure:
 class StaticRendezvous:
     """``--rdzv-backend static``: one TCPStore on the node_rank-0 machine."""
 
-    def __init__(self, sim) -> None:
+    def __init__(self, sim: RendezvousHost) -> None:
         self.sim = sim
         self.servers = _HostedStores(sim.kernel)  # the store a node-0 agent bound, by host
         self._connected: dict[int, SimStore] = {}  # agent machine -> the store it talks to
 
-    def next_rendezvous(self, agent: Agent) -> Generator[Any, Any, RoundResult]:
+    def next_rendezvous(self, agent: Participant) -> Generator[Any, Any, RoundResult]:
         sim, setup = self.sim, self.sim.setup
         kernel, machine = sim.kernel, agent.machine
         timeout = float(setup.timeout)
@@ -168,7 +190,7 @@ class StaticRendezvous:
             store_timeout=timeout,
         )
 
-    def _connect(self, agent: Agent, target: str | None, timeout: float):
+    def _connect(self, agent: Participant, target: str | None, timeout: float):
         """A TCPStore client: retry until a server listens at the target, or time out."""
         setup = self.sim.setup
         failure = RendezvousFailure(
@@ -187,10 +209,10 @@ class StaticRendezvous:
             raise failure
         return up.value
 
-    def num_nodes_waiting(self, agent: Agent) -> int:
+    def num_nodes_waiting(self, agent: Participant) -> int:
         return 0  # static rendezvous is never elastic
 
-    def agent_gone(self, agent: Agent, *, killed: bool = False) -> None:
+    def agent_gone(self, agent: Participant, *, killed: bool = False) -> None:
         """The agent's process ended: a store it hosted goes with it."""
         self.servers.close_hosted_by(agent.machine.index)
 
@@ -215,7 +237,7 @@ class _State:
 class C10dRendezvous:
     """``--rdzv-backend c10d``: the dynamic rendezvous, its store hosted by one agent."""
 
-    def __init__(self, sim) -> None:
+    def __init__(self, sim: RendezvousHost) -> None:
         self.sim = sim
         self.stores = _HostedStores(sim.kernel)  # the rendezvous store an agent hosts, by host
         self.states: dict[str, _State] = {}  # host -> rendezvous state in that store
@@ -228,7 +250,7 @@ class C10dRendezvous:
 
     # store placement ---------------------------------------------------------------
 
-    def _ensure_store(self, agent: Agent) -> Generator[Any, Any, str]:
+    def _ensure_store(self, agent: Participant) -> Generator[Any, Any, str]:
         """Host the rendezvous store if the endpoint names this machine, else connect to it."""
         sim, setup = self.sim, self.sim.setup
         machine = agent.machine
@@ -290,7 +312,7 @@ class C10dRendezvous:
         elif len(state.participants) < self.sim.spec.min_nodes:
             state.deadline = None
 
-    def _complete(self, state: _State, where: str) -> None:
+    def _complete(self, state: _State, store: SimStore) -> None:
         state.complete = True
         state.deadline = None
         for rank, node in enumerate(sorted(state.participants)):
@@ -300,12 +322,12 @@ class C10dRendezvous:
             "rdzv_complete",
             self._machine_of(by_rank[0]),
             round=state.round,
-            store=self.stores.by_host[where].incarnation,
+            store=store.incarnation,
             order=[self._machine_of(n) for n in by_rank],
             members=sorted(self._machine_of(n) for n in state.participants),
         )
 
-    def next_rendezvous(self, agent: Agent) -> Generator[Any, Any, RoundResult]:
+    def next_rendezvous(self, agent: Participant) -> Generator[Any, Any, RoundResult]:
         sim = self.sim
         kernel, options, spec = sim.kernel, sim.options, sim.spec
         me = agent.descriptor
@@ -322,6 +344,8 @@ class C10dRendezvous:
             self._remove_epilogue(state)
             self._notify(where)
         while True:
+            if not store.alive:  # the agent hosting the rendezvous store died: every store call fails
+                raise _c10d_connection_error()
             self._sanitize(state)
             if state.closed:  # an agent has shut the rendezvous down (it exited)
                 raise RendezvousFailure("RendezvousClosedError")
@@ -354,7 +378,7 @@ class C10dRendezvous:
                 if len(state.participants) == spec.min_nodes:
                     state.deadline = kernel.now + float(sim.setup.last_call_timeout)
                 if len(state.participants) == spec.max_nodes:
-                    self._complete(state, where)
+                    self._complete(state, store)
                 self._notify(where)
                 continue
             elif (
@@ -362,7 +386,7 @@ class C10dRendezvous:
                 and state.deadline is not None
                 and state.deadline <= kernel.now
             ):
-                self._complete(state, where)
+                self._complete(state, store)
                 self._notify(where)
                 continue
             # SYNC: wait for a change, our deadline, the last call, or a silent node's expiry.
@@ -391,7 +415,7 @@ class C10dRendezvous:
             store_timeout=float(options.c10d_read_timeout),
         )
 
-    def _bootstrap(self, agent: Agent, store: SimStore, prefix: str, rank: int):
+    def _bootstrap(self, agent: Participant, store: SimStore, prefix: str, rank: int):
         """MASTER_ADDR/MASTER_PORT with TCP-store sharing (torch's default), cached per agent."""
         sim = self.sim
         index = agent.machine.index
@@ -414,7 +438,7 @@ class C10dRendezvous:
             self.bootstrap[index] = info
         return info
 
-    def agent_gone(self, agent: Agent, *, killed: bool = False) -> None:
+    def agent_gone(self, agent: Participant, *, killed: bool = False) -> None:
         """An agent's process ended. A clean exit shuts the rendezvous down (torch closes it);
         a killed agent just stops heart-beating. A store it hosted goes with it."""
         if killed:
@@ -428,7 +452,7 @@ class C10dRendezvous:
                 self._notify(where)
         self.stores.close_hosted_by(agent.machine.index)
 
-    def num_nodes_waiting(self, agent: Agent) -> int:
+    def num_nodes_waiting(self, agent: Participant) -> int:
         """The wait list as this agent last synced it (torch caches the state for 1 s)."""
         now = self.sim.kernel.now
         synced, cached = self._waiting_cache.get(agent.machine.index, (-SYNC_INTERVAL, 0))

@@ -13,21 +13,27 @@ import contextlib
 import dataclasses
 import gc
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
-from ._agent import SIGKILL, Agent, Machine, WorkerRun
-from ..launch._checks import is_loopback
-from .._errors import ConfigError, SimulationError
-from ._kernel import Interrupt, Kernel
+from .._errors import ConfigError, EmptySchedule, SimulationError, WorkerError
+from ..documents._trace import TraceEvent, TraceRecorder
+from ..launch._addresses import is_loopback
 from ..launch._plan import node_plan, worker_env
-from ._rendezvous import C10dRendezvous, RoundResult, StaticRendezvous
 from ..launch._spec import LaunchSpec, resolve_rendezvous
-from ..documents._trace import Trace, TraceRecorder
-from ._world import WorkerError, World
+from ._agent import Agent
+from ._kernel import Interrupt, Kernel
+from ._machine import SIGKILL, Machine, WorkerRun
+from ._rendezvous import C10dRendezvous, RoundResult, StaticRendezvous
+from ._world import World
 
-__all__ = ["Failure", "SimOptions", "Simulation", "parse_failure", "simulate"]
+# What a worker runs once started: a generator over kernel events that returns the worker's
+# result (see simdist.program). It joins the world itself (``Simulation.join_world``) when its
+# code calls init_process_group. None: the worker joins at once and works for ``work`` seconds.
+WorkerProgram = Callable[["Simulation", Agent, WorkerRun, World], Generator[Any, Any, Any]]
+
+__all__ = ["Failure", "SimOptions", "Simulation", "WorkerProgram", "parse_failure"]
 
 MAX_EVENTS = 20_000_000  # a guard against a modelling bug, never reached by a sane launch
 _FAILURE = re.compile(r"^\s*(\d+)(?::(\d+))?\s*@\s*([0-9]*\.?[0-9]+)\s*$")
@@ -96,7 +102,7 @@ class SimOptions:
 class Simulation:
     """One run: the kernel, the machines, their agents, and the recorded trace."""
 
-    def __init__(self, spec: LaunchSpec, options: SimOptions, program: Callable | None = None) -> None:
+    def __init__(self, spec: LaunchSpec, options: SimOptions, program: WorkerProgram | None = None) -> None:
         self.spec = spec
         self.options = self._options_from_conf(spec, options)
         self.kernel = Kernel(options.seed)
@@ -112,9 +118,9 @@ class Simulation:
         self.agents_by_descriptor = {agent.descriptor: agent for agent in self.agents}
         self.worlds: dict[tuple, World] = {}
         self.all_workers: list[WorkerRun] = []
-        self._steps = 0
         self._failures_due: list[Failure] = []  # injected failures whose time has not come yet
         self._agents_started = self._agents_ended = self._workers_live = 0
+        self._settled = self.kernel.event()  # fires once every started agent has ended
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -212,31 +218,41 @@ class Simulation:
             self.worlds[key] = World(self.kernel, key, size, self.options.pg_timeout)
         return self.worlds[key]
 
+    def world_of(self, agent: Agent, worker: WorkerRun, round_: RoundResult) -> World:
+        """The world (default process group) this worker's init_process_group joins."""
+        return self.world_for(round_, agent, int(worker.env["WORLD_SIZE"] or 0))
+
+    def join_world(self, agent: Agent, worker: WorkerRun, round_: RoundResult) -> Generator[Any, Any, World]:
+        """The worker's init_process_group: wait (on the virtual clock) until its world has formed."""
+        world = self.world_of(agent, worker, round_)
+        worker.world = world
+        yield from world.init(worker.rank, worker)
+        self.record("process_group_ready", agent.machine.index, worker.rank, world_size=world.size)
+        return world
+
     def worker_life(self, agent: Agent, worker: WorkerRun, round_: RoundResult):
         kernel, options = self.kernel, self.options
         self.all_workers.append(worker)
         self._workers_live += 1
-        world: World | None = None
         try:
             yield kernel.timeout(options.worker_startup)
             self.record("worker_start", agent.machine.index, worker.rank, local_rank=worker.local_rank)
-            world = self.world_for(round_, agent, int(worker.env["WORLD_SIZE"] or 0))
-            yield from world.init(worker.rank, worker)
-            self.record("process_group_ready", agent.machine.index, worker.rank, world_size=world.size)
             if self.program is None:
+                yield from self.join_world(agent, worker, round_)
                 yield kernel.timeout(options.work)
                 worker.result = None
             else:
-                worker.result = yield from self.program(self, agent, worker, world)
+                worker.result = yield from self.program(self, agent, worker, round_)
             worker.exit_code, worker.ended_at = 0, kernel.now
             self.record("worker_exit", agent.machine.index, worker.rank, code=0)
-            world.leave(worker.rank, worker, finished=True)
+            if worker.world is not None:
+                worker.world.leave(worker.rank, worker, finished=True)
         except Interrupt as interrupt:
             worker.exit_code, worker.ended_at = int(interrupt.cause), kernel.now
             signal_name = "SIGKILL" if worker.exit_code == SIGKILL else "SIGTERM"
             self.record("worker_exit", agent.machine.index, worker.rank, code=worker.exit_code, signal=signal_name)
-            if world is not None:
-                world.leave(worker.rank, worker)
+            if worker.world is not None:
+                worker.world.leave(worker.rank, worker)
         except WorkerError as error:
             code = error.exit_code
             worker.exit_code, worker.ended_at = code, kernel.now
@@ -244,10 +260,11 @@ class Simulation:
             extra = {"alternatives": list(error.alternatives)} if error.alternatives else {}
             self.record("worker_exit", agent.machine.index, worker.rank, code=code, error=error.kind,
                         message=error.message, **extra)  # fmt: skip
-            if world is not None:
-                world.leave(worker.rank, worker)
+            if worker.world is not None:
+                worker.world.leave(worker.rank, worker)
         finally:
             self._workers_live -= 1
+            self._check_settled()
 
     def kill_worker(self, worker: WorkerRun, signal_code: int) -> None:
         if worker.exit_code is None and worker.process is not None and worker.process.is_alive:
@@ -313,38 +330,63 @@ class Simulation:
 
     def _agent_ended(self, _event) -> None:
         self._agents_ended += 1
+        self._check_settled()
 
-    def advance(self, until: float = float("inf")) -> bool:
-        """Run events up to virtual time ``until``; True once the launch has settled."""
-        kernel = self.kernel
+    # -- running: the public stepping API ---------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        """The virtual clock, in seconds."""
+        return self.kernel.now
+
+    @property
+    def events(self) -> list[TraceEvent]:
+        """What has happened so far, in order."""
+        return self.recorder.events
+
+    def run(self, until: float | None = None) -> bool:
+        """Run until the launch settles, or (``until``) up to that virtual time; True once settled.
+
+        The launch has settled when every started agent has ended and no worker runs;
+        timers still scheduled then (nobody waits for them any more) are not run. With
+        ``until``, time passes to exactly ``until`` whatever happens meanwhile.
+        """
         with _gc_paused():
-            while kernel.peek() <= until:
-                kernel.step()
-                self._steps += 1
-                if self._steps > MAX_EVENTS:
-                    raise SimulationError("the simulation did not settle (a modelling bug); please report it")
-                if self.settled():
-                    return True
-        if until != float("inf") and kernel.now < until:
-            kernel.now = until
-        return self.settled() or kernel.peek() == float("inf")
+            try:
+                self.kernel.run(until=self._settled if until is None else until, max_steps=MAX_EVENTS)
+            except EmptySchedule:
+                pass  # nothing left to happen: machines that never start, for instance
+            except SimulationError:
+                raise SimulationError("the simulation did not settle (a modelling bug); please report it") from None
+        return self.settled()
 
     def settled(self) -> bool:
         """Every started agent has ended and no worker still runs (O(1): counted, not scanned)."""
         return self._agents_started > 0 and self._agents_ended == self._agents_started and self._workers_live == 0
 
-    def run(self) -> Trace:
-        self.start()
-        self.advance()
-        return self.finish()
+    def _check_settled(self) -> None:
+        if self.settled() and not self._settled.triggered:
+            self._settled.succeed()
 
-    def finish(self) -> Trace:
-        from ._diagnose import finish
+    def crash_machine(self, index: int) -> bool:
+        """Machine ``index`` dies now (agent and workers); False if it was not running."""
+        agent = self.agents[index]
+        if not agent.alive or agent.process is None:
+            return False
+        self.record("node_failure", index, at=self.kernel.now)
+        agent.kill()
+        return True
 
-        for failure in self._failures_due:  # the launch was over before their time came
+    def running_workers(self) -> list[WorkerRun]:
+        """Workers alive now, in machine then local-rank order."""
+        return [w for a in self.agents for w in a.workers if w.exit_code is None]
+
+    def note_missed_failures(self) -> None:
+        """Failures whose time never came: the launch was over before them."""
+        for failure in self._failures_due:
             self.record("failure_missed", failure.node, failure=str(failure),
                         why=f"the launch had ended at t={self.kernel.now:g}s")  # fmt: skip
-        return finish(self)
+        self._failures_due = []
 
 
 @contextlib.contextmanager
@@ -362,53 +404,3 @@ def _gc_paused():
     finally:
         if was_enabled:
             gc.enable()
-
-
-def simulate(
-    spec: LaunchSpec,
-    *,
-    seed: int | None = None,
-    start_times: Sequence[float] | None = None,
-    failures: Sequence[Failure | str] = (),
-    node_ranks: Sequence[int] | None = None,
-    options: SimOptions | None = None,
-    program: Callable | None = None,
-    scenario: str | Callable | None = None,
-    scenario_options: Any = None,
-) -> Trace:
-    """Simulate a launch; the same arguments always give the same :class:`Trace`.
-
-    ``seed``, ``start_times``, ``failures`` and ``node_ranks`` override the same fields of
-    ``options`` when given. ``scenario`` (a built-in name, ``FILE.py:FUNC`` or a function taking ``dist``) runs
-    on every worker after ``init_process_group``; ``scenario_options`` is a
-    :class:`~simdist.program._scenario.ScenarioOptions` (backend, algorithm, timeouts, costs).
-    """
-    base = options or SimOptions()
-    options = dataclasses.replace(
-        base,
-        seed=base.seed if seed is None else seed,
-        start_times=tuple(start_times) if start_times is not None else base.start_times,
-        failures=tuple(parse_failure(f) if isinstance(f, str) else f for f in failures) or base.failures,
-        node_ranks=tuple(node_ranks) if node_ranks is not None else base.node_ranks,
-    )
-    if scenario is None:
-        return Simulation(spec, options, program).run()
-    from ..program._scenario import Scenario, ScenarioOptions, ScenarioRunner, load_scenario, scenario_program
-
-    chosen = load_scenario(scenario) if isinstance(scenario, str) else Scenario(
-        getattr(scenario, "__name__", "scenario"), getattr(scenario, "__name__", "scenario"), scenario
-    )
-    settings = scenario_options or ScenarioOptions()
-    sim = Simulation(spec, dataclasses.replace(options, pg_timeout=settings.pg_timeout))
-    runner = ScenarioRunner(sim, chosen, settings)
-    try:
-        sim.program = scenario_program(runner)
-        sim.start()
-        sim.advance()
-        trace = sim.finish()
-    finally:
-        runner.close()
-    trace.extra["scenario"] = {"name": chosen.name, "ref": chosen.ref, "backend": settings.backend,
-                               "algorithm": settings.algorithm, "pg_timeout": settings.pg_timeout}  # fmt: skip
-    trace.extra["cost_model"] = settings.cost.summary()  # which numbers time the collectives
-    return trace

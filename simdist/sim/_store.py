@@ -9,14 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .._errors import SimulatedTorchError
+from .._errors import StoreError
 from ._kernel import Event, Kernel
 
-__all__ = ["SimStore", "StoreError"]
-
-
-class StoreError(SimulatedTorchError):
-    """A store operation failed (DistStoreError, DistNetworkError)."""
+__all__ = ["SimStore"]
 
 
 class SimStore:

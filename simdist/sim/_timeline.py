@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from ..documents._trace import Trace, TraceEvent
 
-__all__ = ["human_bytes", "render_timeline"]
+__all__ = ["human_bytes", "render_output", "render_timeline"]
 
 MAX_LINES = 400  # beyond this the middle is elided (the JSON trace keeps everything)
 
@@ -88,8 +88,39 @@ def _line(event: TraceEvent) -> str:
     return f"{event.t:10.3f}s  {where:<8} {who:<9} {sentence}"
 
 
-def render_timeline(trace: Trace) -> str:
-    """The launch as text: events in order, elided in the middle when long, then the verdict."""
+def render_output(trace: Trace, local_ranks: set[int] | None = None, max_lines: int = 200) -> list[str]:
+    """What the workers printed, as torchrun's ``--tee`` shows it: ``[default0]:line`` per local rank.
+
+    Grouped by machine (each machine's torchrun prints its own workers) and attempt;
+    ``local_ranks`` keeps only those, as torchrun's ``--local-ranks-filter`` does.
+    """
+    lines: list[str] = []
+    machines = {o.node for o in trace.output}
+    shown = 0
+    for output in trace.output:
+        if local_ranks is not None and output.local_rank not in local_ranks:
+            continue
+        head = []
+        if len(machines) > 1:
+            head.append(f"node {output.node}")
+        if output.attempt:
+            head.append(f"attempt {output.attempt} (after {output.attempt} restart{'s' * (output.attempt != 1)})")
+        if head and (not lines or lines[-1] != f"  — {', '.join(head)} —"):
+            lines.append(f"  — {', '.join(head)} —")
+        prefix = f"[{output.role}{output.local_rank}]:"
+        for text in (output.stdout, output.stderr):
+            for line in text.splitlines():
+                if shown == max_lines:
+                    lines.append("  … more output (see --format json) …")
+                    shown += 1
+                if shown < max_lines:
+                    lines.append(f"{prefix}{line}")
+                shown += 1
+    return lines
+
+
+def render_timeline(trace: Trace, local_ranks: set[int] | None = None) -> str:
+    """The launch as text: events in order, elided in the middle when long, the output, then the verdict."""
     events = [e for e in trace.events if e.kind != "outcome"]
     if len(events) > MAX_LINES:  # format only the lines shown: big launches record millions
         hidden = len(events) - MAX_LINES
@@ -98,16 +129,18 @@ def render_timeline(trace: Trace) -> str:
         lines += [_line(e) for e in events[-MAX_LINES // 2 :]]
     else:
         lines = [_line(e) for e in events]
-    cost = trace.extra.get("cost_model")
-    if cost and any(e.kind in ("collective", "p2p") for e in trace.events):
-        lines.append(f"{'':12}collective times: {cost['source']}")
-    results = [r for r in trace.results if r.get("result") is not None or r.get("exit_code") == 0]
-    if any(r.get("result") is not None for r in results):
+    if trace.cost_model is not None and any(e.kind in ("collective", "p2p") for e in trace.events):
+        lines.append(f"{'':12}collective times: {trace.cost_model.source}")
+    results = [r for r in trace.results if r.result is not None or r.exit_code == 0]
+    if any(r.result is not None for r in results):
         lines += ["", "Results:"]
         shown, hidden = results[:32], len(results) - 32
-        lines += [f"  rank {r['rank']:>4}: {r['result']}" for r in shown]
+        lines += [f"  rank {r.rank:>4}: {r.result}" for r in shown]
         if hidden > 0:
             lines.append(f"  … {hidden} more ranks (see --format json) …")
+    output = render_output(trace, local_ranks)
+    if output:
+        lines += ["", "Output:"] + output
     mark = "✓" if trace.ok else "✗"
     lines += ["", f"{mark} {trace.outcome}: {trace.diagnosis}"]
     return "\n".join(lines)

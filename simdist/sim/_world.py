@@ -9,19 +9,24 @@ breaks every operation that needs it, as a closed gloo connection does.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from .._errors import SimulatedTorchError
+from .._errors import WorkerError
 from ._kernel import Event, Kernel
 
-__all__ = ["World", "WorkerError"]
+__all__ = ["Problem", "World"]
 
 
-class WorkerError(SimulatedTorchError):
-    """A worker raised (its scenario, or torch under it); ``exit_code`` when not 1 (-6: SIGABRT)."""
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something that went wrong among the world's ranks: a collective mismatch or a deadlock."""
 
-    exit_code = 1
-    alternatives: list[str] = []  # "Kind: message" texts real torch may show instead (timing races)
+    outcome: str  # "collective_mismatch" | "deadlock"
+    t: float
+    message: str
+    pending: dict[int, str]  # what each rank was doing
+    real: str  # what a real job shows instead
 
 
 class World:
@@ -37,7 +42,9 @@ class World:
         self.finished: set[int] = set()  # ranks whose worker exited normally (it will not come back)
         self.ready: Event = kernel.event()
         self._whole: Event | None = None  # fires when restarted ranks have all re-joined
-        self.engine: Any = None  # the collectives engine, attached by the scenario runner
+        # What runs on top (the collectives engine) hears of ranks leaving and reports problems here.
+        self.on_rank_gone: list[Callable[[int], None]] = []
+        self.problems: list[Problem] = []
 
     def init(self, rank: int, worker: object):
         """Block until every rank of the world has called ``init_process_group``.
@@ -91,5 +98,5 @@ class World:
         """The worker holding ``rank`` exited (``finished``: normally) or died."""
         if self.members.get(rank) is worker:
             (self.finished if finished else self.gone).add(rank)
-            if self.engine is not None:
-                self.engine.rank_gone(rank)
+            for listener in self.on_rank_gone:
+                listener(rank)

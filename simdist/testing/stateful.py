@@ -14,8 +14,8 @@ from hypothesis import note
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from simdist.sim._simulation import SimOptions, Simulation
-from simdist.launch._spec import LaunchSpec
+from simdist import LaunchSpec, SimOptions
+from simdist.sim import Simulation
 from simdist.testing import models
 
 __all__ = ["LaunchMachine"]
@@ -64,39 +64,33 @@ class LaunchMachine(RuleBasedStateMachine):
         nodes = data.draw(st.lists(st.sampled_from(waiting), min_size=1, unique=True), label="nodes")
         for node in nodes:
             self.sim.start_machine(node)
-            self.started[node] = self.sim.kernel.now
-        note(f"t={self.sim.kernel.now:g}: machines {nodes} start")
+            self.started[node] = self.sim.now
+        note(f"t={self.sim.now:g}: machines {nodes} start")
 
     @precondition(lambda self: bool(self.started))
     @rule(data=st.data())
     def crash_node(self, data) -> None:
         node = data.draw(st.sampled_from(sorted(self.started)), label="node")
-        agent = self.sim.agents[node]
-        if agent.alive:
-            note(f"t={self.sim.kernel.now:g}: machine {node} crashes")
+        if self.sim.crash_machine(node):
+            note(f"t={self.sim.now:g}: machine {node} crashes")
             self.crashed.add(node)
-            self.sim.record("node_failure", node, at=self.sim.kernel.now)
-            agent.kill()
 
-    @precondition(lambda self: any(a.workers for a in self.sim.agents))
+    @precondition(lambda self: bool(self.sim.running_workers()))
     @rule(data=st.data())
     def kill_worker(self, data) -> None:
-        running = [w for a in self.sim.agents for w in a.workers if w.exit_code is None]
-        if not running:
-            return
-        worker = data.draw(st.sampled_from(running), label="worker")
-        note(f"t={self.sim.kernel.now:g}: rank {worker.rank} on machine {worker.node} is killed")
+        worker = data.draw(st.sampled_from(self.sim.running_workers()), label="worker")
+        note(f"t={self.sim.now:g}: rank {worker.rank} on machine {worker.node} is killed")
         self.killed_workers += 1
         self.sim.kill_worker(worker, -9)
 
     @rule(dt=st.sampled_from([0.1, 0.5, 1.0, 2.5, 5.0, 20.0, 120.0]))
     def advance(self, dt: float) -> None:
-        self.sim.advance(self.sim.kernel.now + dt)
+        self.sim.run(until=self.sim.now + dt)
 
     # -- invariants -----------------------------------------------------------------------
 
     def _assignments(self):
-        return [(e.node, e.detail) for e in self.sim.recorder.events if e.kind == "ranks_assigned"]
+        return [(e.node, e.detail) for e in self.sim.events if e.kind == "ranks_assigned"]
 
     @invariant()
     def ranks_of_a_full_round_are_range_world_size(self) -> None:
@@ -113,7 +107,7 @@ class LaunchMachine(RuleBasedStateMachine):
     def group_ranks_follow_torchs_rule(self) -> None:
         """static: GROUP_RANK = --node-rank; c10d: the index in the sorted (addr, pid) of the round."""
         members: dict[tuple[int, int], list[int]] = {}
-        for event in self.sim.recorder.events:
+        for event in self.sim.events:
             if event.kind == "rdzv_complete":
                 members[event.detail["store"], event.detail["round"]] = event.detail["members"]
         for node, detail in self._assignments():
@@ -136,7 +130,7 @@ class LaunchMachine(RuleBasedStateMachine):
         bound = models.rendezvous_bound(setup.backend, float(setup.timeout), self.sim.options.c10d_read_timeout)
         for agent in self.sim.agents:
             if agent.alive and agent.phase == "rendezvous":
-                assert self.sim.kernel.now - agent.phase_since <= bound + 1e-6, (agent.machine, agent.phase_since)
+                assert self.sim.now - agent.phase_since <= bound + 1e-6, (agent.machine, agent.phase_since)
 
     @invariant()
     def an_undisturbed_static_launch_succeeds(self) -> None:
@@ -151,7 +145,7 @@ class LaunchMachine(RuleBasedStateMachine):
             abs(abs(s - starts[0]) - timeout) < 1.0 for s in starts
         ):
             return
-        if self.sim.kernel.now > max(starts) + 10.0:  # start-up 0.5 + 0.5, work 3, barrier
+        if self.sim.now > max(starts) + 10.0:  # start-up 0.5 + 0.5, work 3, barrier
             assert all(a.exit_code == 0 for a in self.sim.agents), [(a.machine.index, a.exit_code) for a in self.sim.agents]
 
 

@@ -1,6 +1,6 @@
 """Every built-in scenario in one run, so one real torchrun job checks them all."""
 
-from simdist import scenarios
+from simdist.program import scenarios
 
 CORRECT = [name for name in scenarios.BUILTIN if not name.startswith("broken_")]
 

@@ -1,0 +1,1 @@
+simdist script --nnodes 2 --nproc 2 --master-port 29400 --hosts 192.168.5.228,192.168.5.229 --ifname ens1f1np1,ens2f1np1 --torchrun /home/me/anaconda3/envs/dglv2/bin/torchrun --torchrun /opt/software/anaconda3/envs/dglv2/bin/torchrun --ib-enable --ib-hca mlx5_1 cluster.py
