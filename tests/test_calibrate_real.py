@@ -92,3 +92,28 @@ def test_real_run_reports_measured_time_and_busbw_next_to_the_profile_prediction
     assert predicted["time"] == pytest.approx(load_profile(path).predict("all_reduce", 8, 2), abs=2e-9)  # ns-rounded
     assert row["measured_over_predicted"] == pytest.approx(measured["time"] / predicted["time"])
     assert not [pid for agent in report["agents"] for pid in agent["pids"] if alive(pid)]
+
+
+def test_a_script_under_real_is_timed_too(sweep, tmp_path, capsys):
+    """Your own script, run unmodified through torchrun: each blocking collective timed beside the profile's time."""
+    _, _, path = sweep
+    script = tmp_path / "train.py"
+    script.write_text("import torch, torch.distributed as dist\n"
+                      "dist.init_process_group('gloo')\n"
+                      "x = torch.ones(16384)\n"
+                      "dist.all_reduce(x)\n"
+                      "dist.broadcast(x, 0)\n"
+                      "print('sum', float(x.sum()))\n")  # fmt: skip
+    report_path = tmp_path / "report.json"
+    code = main(["simulate", "--nproc", "2", "--real", "--profile", str(path), "--report", str(report_path),
+                 str(script)])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    report = json.loads(report_path.read_text())
+    assert report["cost_model"]["profile"] == load_profile(path).name
+    assert [(r["op"], r["ranks"], r["bytes"]) for r in report["collectives"]] == [
+        ("all_reduce", [0, 1], 65536), ("broadcast", [0, 1], 65536)]
+    for row in report["collectives"]:
+        assert row["measured"]["ranks_timed"] == 2 and row["measured"]["time"] > 0
+        assert row["predicted"]["time"] == pytest.approx(load_profile(path).predict(row["op"], 65536, 2), abs=2e-9)
+    assert "Collectives: predicted vs measured" in out

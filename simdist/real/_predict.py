@@ -10,7 +10,7 @@ from ..documents._report import PredictedCollective, Prediction
 from ..documents._trace import Trace
 from ..launch._spec import LaunchSpec
 
-__all__ = ["error_key", "predict", "predicted_collectives", "profile_env", "profile_from_env"]
+__all__ = ["error_key", "predict", "predict_in_child", "predicted_collectives", "profile_env", "profile_from_env"]
 
 _LOCATION = re.compile(r"^\s*\[[^\]]*\]\s*")  # "[…/gloo/transport/tcp/pair.cc:553] " differs by build
 
@@ -52,6 +52,24 @@ def predicted_collectives(trace: Trace) -> tuple[PredictedCollective, ...]:
                             algorithm=e.detail.get("algorithm"), start=e.detail["start"], end=e.detail["end"])
         for e in trace.of_kind("collective")[:MAX_PREDICTED]
     )  # fmt: skip
+
+
+def predict_in_child(request: dict[str, Any], timeout: float) -> Prediction:
+    """The prediction computed by ``python -m simdist.real._predict_script`` from ``request`` (JSON on its
+    stdin), bounded by ``timeout`` seconds: a program that never returns (a rank sleeping in a loop, say)
+    simulates forever on the virtual clock, and the launcher neither waits for it nor imports torch."""
+    import json
+    import subprocess
+    import sys
+
+    try:
+        done = subprocess.run([sys.executable, "-m", "simdist.real._predict_script"], input=json.dumps(request),
+                              capture_output=True, text=True, timeout=timeout)  # fmt: skip
+        return Prediction.from_dict(json.loads(done.stdout))
+    except subprocess.TimeoutExpired:
+        return Prediction(error=f"the prediction did not finish within {timeout:g} s")
+    except (OSError, json.JSONDecodeError) as exc:
+        return Prediction(error=f"the prediction failed: {exc}")
 
 
 MAX_PREDICTED = 10_000  # collectives listed for the comparison (a long training loop has more)

@@ -4,7 +4,8 @@
 "backend": …, "pg_timeout": …, "profile": FILE or null}`` as JSON on stdin and prints a
 ``Prediction`` as JSON: per rank, the exit code and what it printed (stdout, all attempts
 in order), or the error it raised; and every collective's predicted time (from the
-profile's measured costs if one is given). Real mode runs it after the real run, in a child process, so that the
+profile's measured costs if one is given). With ``"scenario": REF`` instead of a script it
+predicts a scenario, as RANK 0's worker would have (real mode's fallback). Real mode runs it after the real run, in a child process, so that the
 launching process never imports torch and a prediction that fails cannot stop the run.
 """
 
@@ -25,6 +26,11 @@ def predict_script(request: dict) -> dict:
     from simdist.sim._simulation import SimOptions
 
     spec = LaunchSpec(**request["spec"])
+    if request.get("scenario") is not None:  # real mode's fallback when RANK 0 could not predict
+        from simdist.real._predict import predict
+
+        return predict(spec, request["scenario"], backend=request.get("backend", "gloo"),
+                       pg_timeout=request.get("pg_timeout"), profile=request.get("profile")).to_dict()  # fmt: skip
     options = ScenarioOptions(backend=request.get("backend", "gloo"), timeout=request.get("pg_timeout"),
                               trace_steps=False, profile=request.get("profile"))  # fmt: skip
     trace = simulate(spec, start_times=(0.0,) * spec.max_nodes, options=SimOptions(), script=request["script"],

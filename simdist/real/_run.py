@@ -193,12 +193,14 @@ def _backend_used(options: RealOptions, records: list[dict]) -> str:
 
 
 def _predict_here(spec: LaunchSpec, options: RealOptions, backend: str) -> Prediction:
-    from ._predict import predict
+    """RANK 0 did not predict: predict here, in a child process bounded by the run's timeout (a scenario
+    that never returns simulates forever; a prediction failure is reported, never fatal)."""
+    from ..launch._plan import spec_to_dict
+    from ._predict import predict_in_child
 
-    try:
-        return predict(spec, options.scenario, backend=backend, pg_timeout=options.pg_timeout, profile=options.profile)
-    except Exception as exc:  # a prediction failure is reported, never fatal
-        return Prediction(error=f"{type(exc).__name__}: {exc}")
+    request = {"spec": spec_to_dict(spec), "scenario": options.scenario, "backend": backend,
+               "pg_timeout": options.pg_timeout, "profile": options.profile}  # fmt: skip
+    return predict_in_child(request, options.timeout)
 
 
 def _visible_devices_env(spec: LaunchSpec, machine: int) -> dict[str, str]:

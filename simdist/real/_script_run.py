@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -122,16 +120,11 @@ def _killed_as_predicted(difference: Difference, prediction: Prediction) -> bool
 
 def _predict(spec: LaunchSpec, options) -> Prediction:
     """The simulator's prediction, from a child process bounded by the same timeout."""
+    from ._predict import predict_in_child
+
     request = {"spec": spec_to_dict(spec), "script": list(options.script), "module": options.module,
                "backend": "gloo", "pg_timeout": options.pg_timeout, "profile": options.profile}  # fmt: skip
-    try:
-        done = subprocess.run([sys.executable, "-m", "simdist.real._predict_script"], input=json.dumps(request),
-                              capture_output=True, text=True, timeout=options.timeout)  # fmt: skip
-        return Prediction.from_dict(json.loads(done.stdout))
-    except subprocess.TimeoutExpired:
-        return Prediction(error=f"the prediction did not finish within {options.timeout:g} s")
-    except (OSError, json.JSONDecodeError) as exc:
-        return Prediction(error=f"the prediction failed: {exc}")
+    return predict_in_child(request, options.timeout)
 
 
 def _diagnosis(workers: tuple[ReportWorker, ...], comparison: Comparison, failed: bool) -> str | None:
