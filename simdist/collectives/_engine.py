@@ -27,7 +27,7 @@ import torch
 from ._algorithms import ALGORITHMS, CostModel, bus_factor, choose_algorithm, schedule, step_count
 from ._ops import OP_TYPES, Op, differences, fingerprint, same_call
 from ..sim._kernel import Event, Kernel
-from ._reductions import Combine, flat_view, reduce_in_order, run_schedule, splits
+from ._reductions import Combine, flat_view, gloo_ring_all_reduce, reduce_in_order, run_schedule, splits
 from .._errors import WorkerError
 from ..sim._world import Problem, World
 
@@ -581,6 +581,11 @@ class CollectiveEngine:
                 run_schedule(steps, flats, combine)
                 for flat in flats:
                     combine.finish(flat)
+            elif self.backend == "gloo" and n > 2 and flats[0].numel():  # two ranks: any order gives the same bits
+                total = gloo_ring_all_reduce(flats, combine)
+                combine.finish(total)
+                for flat in flats:
+                    flat.copy_(total)
             else:
                 total = flats[0].clone()
                 for flat in flats[1:]:

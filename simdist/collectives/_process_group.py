@@ -11,6 +11,7 @@ returned completed, after the same wait, so no C++ frame ever blocks on simdist.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,18 @@ if TYPE_CHECKING:
 __all__ = ["RankRuntime", "SimProcessGroup", "SimWork"]
 
 _FLOATING = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+# With more ranks than threads, ranks are greenlets, which must not wait below C++ frames.
+CPP_REFUSAL = (
+    "simdist: this collective is called from inside torch's C++ code (DDP or FSDP internals); with this many "
+    "ranks simdist runs them as greenlets, which cannot wait there: simulate fewer ranks (each then gets a "
+    "thread of its own)"
+)
+_PYTHON_CALLERS = ("distributed_c10d.py", "c10d_logger.py", "_functional.py", "_process_group.py")
+
+
+def _called_from_python_api(frame) -> bool:
+    """Did torch's Python API (or ours) call this process-group method, rather than C++?"""
+    return frame is not None and frame.f_code.co_filename.endswith(_PYTHON_CALLERS)
 
 
 class RankRuntime:
@@ -37,11 +50,13 @@ class RankRuntime:
     program layer provides it: this layer knows nothing of threads).
     """
 
-    def __init__(self, engine: CollectiveEngine, rank: int, backend: str, block: Callable[[Any], Any]) -> None:
+    def __init__(self, engine: CollectiveEngine, rank: int, backend: str, block: Callable[[Any], Any],
+                 coroutine: bool = False) -> None:  # fmt: skip
         self.engine = engine
         self.rank = rank
         self.backend = backend
         self.block = block
+        self.coroutine = coroutine  # the rank is a greenlet: it may block only when Python called us
 
     def wait(self, op: Op) -> Op:
         """Block the rank until ``op`` completes; re-raise its failure as torch would."""
@@ -98,6 +113,8 @@ class SimWork(dist.distributed_c10d.Work):
 
     def get_future(self) -> torch.futures.Future:
         """A future that is already complete: the wait happens here, on the rank's own stack."""
+        if self._runtime.coroutine:
+            raise RuntimeError(CPP_REFUSAL)  # only C++ (DDP's reducer) asks for futures
         future: torch.futures.Future = torch.futures.Future()
         try:
             future.set_result(self.result())
@@ -169,6 +186,8 @@ class SimProcessGroup(dist.ProcessGroup):
     # -- plumbing -----------------------------------------------------------------------------------
 
     def _submit(self, kind: str, tensors: list[torch.Tensor], **fields: Any) -> SimWork:
+        if self._runtime.coroutine and not _called_from_python_api(sys._getframe(2)):
+            raise RuntimeError(CPP_REFUSAL)
         sequenced = kind not in ("send", "recv")
         op = Op(kind=kind, rank=self._runtime.rank, group=self._members(), group_rank=self._sim_rank,
                 seq=self._seq if sequenced else None, tensors=tensors, **fields)  # fmt: skip

@@ -91,6 +91,36 @@ def flat_view(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.view(-1) if tensor.is_contiguous() else tensor.reshape(-1).clone()
 
 
+GLOO_MAX_SEGMENT_BYTES = 1 << 20  # gloo::AllreduceOptions::kMaxSegmentSize
+
+
+def gloo_ring_all_reduce(flats: list[torch.Tensor], combine: Combine) -> torch.Tensor:
+    """The all-reduced values exactly as gloo's ring algorithm computes them (torch 2.13's gloo).
+
+    gloo splits the buffer into ``n × P`` segments (at least two per rank, at most 1 MiB
+    each) and chunk ``c`` (``P`` segments) is reduced along the ring starting at rank
+    ``c - 1``: each rank adds its own value to what it received, so chunk ``c`` ends as
+    ``x[c] ∘ (x[c+1] ∘ (… ∘ (x[c-2] ∘ x[c-1])))``. Floating-point sums over three or
+    more ranks depend on that nesting; this reproduces it bit for bit.
+    """
+    n, total = len(flats), flats[0].numel()
+    element = flats[0].element_size()
+    segments = -(-max(-(-total * element // GLOO_MAX_SEGMENT_BYTES), 2 * n) // n) * n
+    per_rank = segments // n
+    per_segment = -(-total // segments)
+    result = torch.empty_like(flats[0])
+    for chunk in range(n):
+        start, stop = chunk * per_rank * per_segment, min((chunk + 1) * per_rank * per_segment, total)
+        if start >= stop:
+            continue
+        order = [(chunk + j) % n for j in range(n)]
+        acc = flats[order[-1]][start:stop].clone()
+        for rank in reversed(order[:-1]):
+            combine(acc, flats[rank][start:stop])  # x ∘ acc == acc ∘ x bit for bit: the ops commute
+        result[start:stop] = acc
+    return result
+
+
 def reduce_in_order(flats: list[torch.Tensor], combine: Combine, root: int) -> None:
     target = flats[root]
     for i, f in enumerate(flats):

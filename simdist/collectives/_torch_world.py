@@ -20,8 +20,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import threading
-
+import greenlet
 import torch.distributed as dist
 import torch.distributed.distributed_c10d as c10d
 import torch._C._distributed_c10d as torch_c10d
@@ -121,7 +120,8 @@ class _ThreadWorlds:
         object.__setattr__(self, "_fallback", fallback)
 
     def _current(self):
-        return self._worlds.get(threading.get_ident(), self._fallback)
+        # A rank's thread, or its greenlet: getcurrent() tells them apart either way.
+        return self._worlds.get(greenlet.getcurrent(), self._fallback)
 
     def __getattr__(self, name: str):
         return getattr(self._current(), name)
@@ -174,7 +174,7 @@ def new_rank_world(rank: int) -> RankWorld:
     """Give the calling thread (a rank's) its own world; torch calls made on it see only that world."""
     assert _installed is not None, "install() first"
     world = RankWorld(rank)
-    _installed._worlds[threading.get_ident()] = world
+    _installed._worlds[greenlet.getcurrent()] = world
     return world
 
 
@@ -182,7 +182,7 @@ def forget_rank_world() -> None:
     """The calling rank's thread is ending: drop its world (and its groups from its registry)."""
     if _installed is None:
         return
-    world = _installed._worlds.pop(threading.get_ident(), None)
+    world = _installed._worlds.pop(greenlet.getcurrent(), None)
     if world is not None:
         for name in list(world.pg_names.values()):
             with contextlib.suppress(Exception):

@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
+import types
 import uuid
 from collections.abc import Generator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from .._errors import ProcessAborted, WorkerError
-from ._rank import RankKilled, RankThread, Runaway
+from .._errors import ConfigError, ProcessAborted, WorkerError
+from ._rank import THREADED_RANKS, RankGreenlet, RankKilled, RankThread, Runaway, Stopped, Watchdog
 from ._sandbox import RankExit, RankProcess, Sandbox
 from ._scenario import Scenario, ScenarioOptions, error_line, plain_result
 from ._script import Script, imitated_backend, script_paths, simulated_init
@@ -60,7 +62,15 @@ class ProgramRunner:
         self.dist = dist
         self.engines: dict[tuple, Any] = {}  # World.key -> CollectiveEngine
         self.stores: dict[tuple, Any] = {}  # World.key -> the in-memory store its ranks share
-        self.threads: list[RankThread] = []
+        self.threads: list[RankThread | RankGreenlet] = []
+        # A thread per rank while the operating system allows it comfortably; beyond, scenarios' ranks
+        # are greenlets (enough for plain torch.distributed code), and a script is refused.
+        ranks = sum(sim.spec.nprocs)
+        self.use_threads = ranks <= THREADED_RANKS
+        if not self.use_threads and isinstance(program, Script):
+            raise ConfigError(f"{ranks} ranks: simdist runs a script with a thread per rank, at most {THREADED_RANKS} "
+                              "(the operating system's thread limits); simulate fewer ranks, or use a --scenario")
+        self.watchdog: Watchdog | None = None
         self._folder = tempfile.TemporaryDirectory(prefix="simdist-ranks-")
         self._stack = contextlib.ExitStack()
         try:
@@ -81,6 +91,8 @@ class ProgramRunner:
         for thread in self.threads:
             with contextlib.suppress(Exception):
                 thread.kill(self.wall_timeout)
+        if self.watchdog is not None:
+            self.watchdog.close()
         self._stack.close()
         self._folder.cleanup()
 
@@ -92,12 +104,12 @@ class ProgramRunner:
 
         return SimProcessGroup(current_rank().context.runtime, rank, size)
 
-    def _join_from_rank(self, rank: int, world_size: int, backend: str) -> None:
+    def _join_from_rank(self, rank: int, world_size: int, backend: str, timeout: float | None) -> None:
         from ._rank import current_rank
 
         thread = current_rank()
         assert thread is not None, "init_process_group is simulated on rank threads only"
-        reply = thread.yield_to_kernel(("init", rank, world_size, backend))
+        reply = thread.yield_to_kernel(("init", rank, world_size, backend, timeout))
         if isinstance(reply, BaseException):
             raise reply
 
@@ -131,7 +143,7 @@ class ProgramRunner:
         world = sim.world_of(agent, worker, round_)
         store = self.stores.setdefault(world.key, self.dist.HashStore())
         process = RankProcess(worker.rank, worker.local_rank, self._environment(worker), self._argv(), store=store)
-        thread: RankThread | None = None
+        thread: RankThread | RankGreenlet | None = None
 
         def block(event) -> None:
             thread.yield_to_kernel(("wait", event))
@@ -146,6 +158,11 @@ class ProgramRunner:
                 _torch_world.new_rank_world(worker.rank)
                 try:
                     script.run(process.main)
+                except BaseException as exc:
+                    if not ends_the_process_quietly(exc):  # python prints it, through the rank's own hook
+                        trimmed = user_frames(exc.__traceback__)
+                        sys.excepthook(type(exc), exc.with_traceback(trimmed), trimmed)
+                    raise
                 finally:
                     _torch_world.forget_rank_world()
                 return None
@@ -161,14 +178,21 @@ class ProgramRunner:
                 finally:
                     _torch_world.forget_rank_world()
 
-        thread = RankThread(body, f"rank{worker.rank}", context=process,
-                            on_switch_in=lambda _: self.sandbox.switch_in(process))  # fmt: skip
+        switch_in, switch_out = (lambda _: self.sandbox.switch_in(process)), (lambda _: self.sandbox.switch_out(process))
+        if self.use_threads:
+            thread = RankThread(body, f"rank{worker.rank}", context=process, on_switch_in=switch_in,
+                                on_switch_out=switch_out)  # fmt: skip
+        else:
+            if self.watchdog is None:
+                self.watchdog = Watchdog()
+            thread = RankGreenlet(body, f"rank{worker.rank}", context=process, on_switch_in=switch_in,
+                                  on_switch_out=switch_out, watchdog=self.watchdog)  # fmt: skip
         self.threads.append(thread)
         engine = None
         if isinstance(self.program, Scenario):  # a scenario starts after init_process_group, as torchrun's workers
             yield from sim.join_world(agent, worker, round_)
             engine = self.engine_for(world, self.options.backend)
-            process.runtime = RankRuntime(engine, worker.rank, self.options.backend, block)
+            process.runtime = RankRuntime(engine, worker.rank, self.options.backend, block, not self.use_threads)
             engine.rank_started(worker.rank, agent.machine.index)
         reply: Any = None
         try:
@@ -182,14 +206,15 @@ class ProgramRunner:
                         pass  # the rank sees the failure on its own stack, through the event
                     reply = None
                 elif kind == "init":
-                    _, rank, size, requested = request
-                    if (rank, size) != (worker.rank, world.size):
-                        reply = _disagreeing_init(worker, world, rank, size)
+                    _, rank, size, requested, timeout = request
+                    refusal = _refused_init(worker, world, rank, size)
+                    if refusal is not None:
+                        reply = refusal
                         continue
-                    yield from sim.join_world(agent, worker, round_)
+                    world = yield from sim.join_world(agent, worker, round_, asked=size, timeout=timeout)
                     backend = imitated_backend(requested, self.options.backend)
                     engine = self.engine_for(world, backend)
-                    process.runtime = RankRuntime(engine, worker.rank, backend, block)
+                    process.runtime = RankRuntime(engine, worker.rank, backend, block, not self.use_threads)
                     engine.rank_started(worker.rank, agent.machine.index)
                     reply = None
                 else:
@@ -214,10 +239,9 @@ class ProgramRunner:
                        f"torch.distributed or time (a busy loop?), at {runaway.where}; stopped by simdist "
                        "(--wall-timeout)")  # fmt: skip
             raise WorkerError("Runaway", message, exit_code=1)
-        exc, lines = request[1], request[2]
-        return self._raised(exc, lines, worker, engine, process)
+        return self._raised(request[1], worker, engine, process)
 
-    def _raised(self, exc: BaseException, lines: list[str], worker: WorkerRun, engine: Any, process: RankProcess) -> Any:
+    def _raised(self, exc: BaseException, worker: WorkerRun, engine: Any, process: RankProcess) -> Any:
         if isinstance(exc, SystemExit):
             code = exc.code
             if code is None or code == 0:
@@ -234,8 +258,6 @@ class ProgramRunner:
             raise WorkerError("SIGABRT", str(exc), exit_code=-6)
         if isinstance(exc, RankKilled):  # pragma: no cover - a killed rank is not resumed for a result
             raise WorkerError("SIGKILL", "", exit_code=-9)
-        if isinstance(self.program, Script):  # Python prints an uncaught exception's traceback
-            process.stderr.append(user_traceback(exc))
         alternatives = tuple(engine.alternatives.get(worker.rank, ())) if engine is not None else ()
         raise WorkerError(type(exc).__name__, error_line(exc), alternatives=alternatives)
 
@@ -281,23 +303,39 @@ RUN_TIME_STAND_INS = {
 }  # fmt: skip
 
 
-def user_traceback(exc: BaseException) -> str:
-    """The traceback Python would print in a real worker: simdist's own frames left out."""
-    import traceback
+def ends_the_process_quietly(exc: BaseException) -> bool:
+    """What ends a rank without a traceback: an exit, a kill, an abort, a stop for running away."""
+    return isinstance(exc, (SystemExit, RankExit, RankKilled, Stopped, ProcessAborted))
 
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _PACKAGE not in f.filename]
-    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
-    return "".join(lines + traceback.format_exception_only(exc))
+
+def user_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """The traceback a real worker would show: the same frames, simdist's own left out."""
+    frames = []
+    while tb is not None:
+        if _PACKAGE not in tb.tb_frame.f_code.co_filename:
+            frames.append(tb)
+        tb = tb.tb_next
+    chain = None
+    for frame in reversed(frames):
+        chain = types.TracebackType(chain, frame.tb_frame, frame.tb_lasti, frame.tb_lineno)
+    return chain
 
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
-def _disagreeing_init(worker: WorkerRun, world: World, rank: int, size: int) -> BaseException:
-    """What torch says when a script's init_process_group disagrees with torchrun's RANK/WORLD_SIZE."""
-    if not 0 <= rank < size:
-        return ValueError(f"Invalid rank {rank}, rank should be in the interval [0, {size - 1}]")
-    return RuntimeError(
-        f"simdist: init_process_group(rank={rank}, world_size={size}) disagrees with torchrun's RANK={worker.rank} "
-        f"and WORLD_SIZE={world.size}: real ranks would wait for peers that never come, until the timeout"
-    )
+def _refused_init(worker: WorkerRun, world: World, rank: int, size: int) -> BaseException | None:
+    """What torch raises at once when a script's init_process_group disagrees with torchrun.
+
+    A world size larger than torchrun's is not refused: the ranks wait for peers that never
+    come and fail at the timeout (``World.init``); a smaller one forms a smaller group, and a
+    rank outside it fails in gloo's context, as real gloo does.
+    """
+    if rank >= size:
+        return RuntimeError(f"[enforce fail at gloo/context.cc:23] rank < size. {rank} vs {size}")
+    if rank != worker.rank:
+        return RuntimeError(
+            f"simdist: init_process_group(rank={rank}) but torchrun gave this worker RANK={worker.rank}: two "
+            "workers would claim one rank; simdist does not model what gloo then does"
+        )
+    return None

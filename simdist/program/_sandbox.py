@@ -65,6 +65,7 @@ class RankProcess:
     now: Callable[[], float] | None = None  # the kernel's clock
     store: Any = None  # the in-memory store its rendezvous reaches
     runtime: Any = None  # its process groups' shared runtime, once it has joined a world
+    excepthook: Any = None  # its sys.excepthook (torch's init_process_group installs a [rankN] one)
 
     def text(self, stream: str) -> str:
         return "".join(self.stdout if stream == "stdout" else self.stderr)
@@ -144,8 +145,8 @@ class _Stream(io.TextIOBase):
         return getattr(self._real, "encoding", "utf-8") or "utf-8"
 
     def fileno(self) -> int:
-        if self._buffer() is not None:
-            raise io.UnsupportedOperation("a simulated rank's stream has no file descriptor")
+        # The process's own descriptor, for code that needs one (faulthandler, as torch's @record
+        # enables it): a crash dump there is the whole process's, as it would be for a worker.
         return self._real.fileno()
 
     def __getattr__(self, name: str) -> Any:
@@ -159,13 +160,14 @@ class Sandbox:
         self._saved: dict[tuple[Any, str], Any] = {}
         self._argv: list[str] | None = None
         self._main: Any = None
+        self._excepthook: Any = None
 
     def _patch(self, owner: Any, name: str, value: Any) -> None:
         self._saved[(owner, name)] = getattr(owner, name)
         setattr(owner, name, value)
 
     def __enter__(self) -> Sandbox:
-        self._argv, self._main = sys.argv, sys.modules.get("__main__")
+        self._argv, self._main, self._excepthook = sys.argv, sys.modules.get("__main__"), sys.excepthook
         self._patch(os, "environ", _Environ(os.environ))
         self._patch(sys, "stdout", _Stream(sys.stdout, "stdout"))
         self._patch(sys, "stderr", _Stream(sys.stderr, "stderr"))
@@ -190,14 +192,21 @@ class Sandbox:
             setattr(owner, name, value)
         self._saved.clear()
         sys.argv = self._argv
+        sys.excepthook = self._excepthook
         if self._main is not None:
             sys.modules["__main__"] = self._main
 
     def switch_in(self, process: RankProcess) -> None:
-        """The rank is about to run: its argv and __main__ become the process's."""
+        """The rank is about to run: its argv, __main__ and excepthook become the process's."""
         sys.argv = process.argv
+        sys.excepthook = process.excepthook if process.excepthook is not None else self._excepthook
         if process.main is not None:
             sys.modules["__main__"] = process.main
+
+    def switch_out(self, process: RankProcess) -> None:
+        """The rank hands the baton back: keep what it changed (it may assign sys.argv, or torch its hook)."""
+        process.argv = sys.argv
+        process.excepthook = sys.excepthook
 
 
 def _raise(exc: BaseException) -> Any:

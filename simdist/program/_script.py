@@ -124,8 +124,8 @@ def script_paths(script: Script) -> Iterator[None]:
 def simulated_init(join: Callable[[int, int, str], Any], make_store: Callable[[], Any]) -> Iterator[None]:
     """Let torch's own ``init_process_group`` run, over simdist's store and process group.
 
-    ``join(rank, world_size, backend)`` is called on the rank's thread when it creates its
-    default group: it blocks (on the virtual clock) until the world has formed.
+    ``join(rank, world_size, backend, timeout)`` is called on the rank's thread when it creates
+    its default group: it blocks (on the virtual clock) until the world has formed.
     """
     import torch.distributed.distributed_c10d as c10d
 
@@ -150,7 +150,8 @@ def simulated_init(join: Callable[[int, int, str], Any], make_store: Callable[[]
         default = c10d._world.default_pg is None
         requested = str(backend)
         if default:
-            join(group_rank, group_size, requested)
+            timeout = kwargs.get("timeout")
+            join(group_rank, group_size, requested, None if timeout is None else timeout.total_seconds())
         pg, prefix_store = real_helper(group_size, group_rank, global_ranks_in_group, BACKEND_NAME, store,
                                        group_name, *args, **kwargs)  # fmt: skip
         # torch answers get_backend() from here: report what the script asked for (gloo, nccl, …)

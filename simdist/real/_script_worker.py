@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import os
 import runpy
+import signal
 import socket
 import sys
-import traceback
+import types
 
 from simdist.documents._io import write_atomic
 
@@ -56,6 +57,23 @@ def main(argv: list[str]) -> int:
     out, err = _Tee(sys.stdout), _Tee(sys.stderr)
     timing = _time_collectives()
     sys.stdout, sys.stderr = out, err
+    folder = os.environ.get("SIMDIST_OUT")
+
+    def save(code: int) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        record.update(exit_code=code, stdout="".join(out.kept), stderr="".join(err.kept))
+        if timing is not None:  # the collectives timed so far (all of them once the script has ended)
+            record.update(collectives=list(timing.records), collectives_dropped=timing.dropped)
+        if folder:
+            write_atomic(os.path.join(folder, f"rank{rank}-attempt{attempt}.json"), json.dumps(record))
+
+    def stopped(signum, frame) -> None:  # torchrun stops the group: record, then die of the signal itself
+        save(-signum)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, stopped)
     code = 0
     try:
         if module:
@@ -69,22 +87,15 @@ def main(argv: list[str]) -> int:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if not isinstance(exc.code, (int, type(None))):
             print(exc.code, file=sys.stderr)
-    except BaseException as exc:  # what python does with an uncaught exception: traceback, exit 1
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _ours(f.filename)]
-        sys.stderr.write("Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
-                         + "".join(traceback.format_exception_only(exc)))  # fmt: skip
+    except BaseException as exc:  # what python does with an uncaught exception: its excepthook, exit 1
+        trimmed = _user_frames(exc.__traceback__)
+        sys.excepthook(type(exc), exc.with_traceback(trimmed), trimmed)  # torch's prints "[rankN]: …"
         record["error"] = {"type": type(exc).__name__, "message": " ".join(str(exc).split())}
         code = 1
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        record.update(exit_code=code, stdout="".join(out.kept), stderr="".join(err.kept))
-        if timing is not None:
-            timing.uninstall()
-            record.update(collectives=timing.records, collectives_dropped=timing.dropped)
-        folder = os.environ.get("SIMDIST_OUT")
-        if folder:
-            write_atomic(os.path.join(folder, f"rank{rank}-attempt{attempt}.json"), json.dumps(record))
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if timing is not None:
+        timing.uninstall()
+    save(code)
     return code
 
 
@@ -103,9 +114,20 @@ def _time_collectives():
         return None
 
 
-def _ours(filename: str) -> bool:
-    timing = os.path.join("real", "_timing.py")  # the wrapper that times a collective
-    return os.sep + "runpy.py" in filename or filename.endswith(("_script_worker.py", timing))
+def _user_frames(tb):
+    """The traceback python would print for the script alone: runpy's frames and ours left out
+    (the wrapper that times a collective included)."""
+    frames = []
+    timing = os.path.join("real", "_timing.py")
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if not (name.endswith(os.sep + "runpy.py") or name.endswith(("_script_worker.py", timing))):
+            frames.append(tb)
+        tb = tb.tb_next
+    chain = None
+    for frame in reversed(frames):
+        chain = types.TracebackType(chain, frame.tb_frame, frame.tb_lasti, frame.tb_lineno)
+    return chain
 
 
 if __name__ == "__main__":

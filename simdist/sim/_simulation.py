@@ -205,7 +205,8 @@ class Simulation:
             restart_count=agent.restart_count,
         )
 
-    def world_for(self, round_: RoundResult, agent: Agent, size: int) -> World:
+    def world_for(self, round_: RoundResult, agent: Agent, size: int, *, asked: int | None = None,
+                  timeout: float | None = None) -> World:  # fmt: skip
         # c10d: every agent re-rendezvouses into a new round, so a round of one store is a
         # generation (a later store, e.g. a job launched after the first one ended, starts
         # again from round 0). static: a restart is local and the new workers join their
@@ -214,17 +215,24 @@ class Simulation:
             key: tuple = ("c10d", round_.store.incarnation, round_.round)
         else:
             key = ("static",)
+        if asked is not None and asked != size:  # init_process_group(world_size=…) that torchrun did not give
+            key, size = (*key, "world_size", asked), asked
         if key not in self.worlds:
-            self.worlds[key] = World(self.kernel, key, size, self.options.pg_timeout)
+            self.worlds[key] = World(self.kernel, key, size, self.options.pg_timeout if timeout is None else timeout)
         return self.worlds[key]
 
     def world_of(self, agent: Agent, worker: WorkerRun, round_: RoundResult) -> World:
         """The world (default process group) this worker's init_process_group joins."""
         return self.world_for(round_, agent, int(worker.env["WORLD_SIZE"] or 0))
 
-    def join_world(self, agent: Agent, worker: WorkerRun, round_: RoundResult) -> Generator[Any, Any, World]:
-        """The worker's init_process_group: wait (on the virtual clock) until its world has formed."""
-        world = self.world_of(agent, worker, round_)
+    def join_world(self, agent: Agent, worker: WorkerRun, round_: RoundResult, *, asked: int | None = None,
+                   timeout: float | None = None) -> Generator[Any, Any, World]:  # fmt: skip
+        """The worker's init_process_group: wait (on the virtual clock) until its world has formed.
+
+        ``asked``: the world size the script passed, when it differs from torchrun's: the
+        ranks then wait for peers that never come (more) or form a smaller group (fewer).
+        """
+        world = self.world_for(round_, agent, int(worker.env["WORLD_SIZE"] or 0), asked=asked, timeout=timeout)
         worker.world = world
         yield from world.init(worker.rank, worker)
         self.record("process_group_ready", agent.machine.index, worker.rank, world_size=world.size)

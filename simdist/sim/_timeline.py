@@ -97,7 +97,8 @@ def render_output(trace: Trace, local_ranks: set[int] | None = None, max_lines: 
     lines: list[str] = []
     machines = {o.node for o in trace.output}
     shown = 0
-    for output in trace.output:
+    group = None
+    for output in sorted(trace.output, key=lambda o: (o.node, o.attempt, o.local_rank)):
         if local_ranks is not None and output.local_rank not in local_ranks:
             continue
         head = []
@@ -105,8 +106,9 @@ def render_output(trace: Trace, local_ranks: set[int] | None = None, max_lines: 
             head.append(f"node {output.node}")
         if output.attempt:
             head.append(f"attempt {output.attempt} (after {output.attempt} restart{'s' * (output.attempt != 1)})")
-        if head and (not lines or lines[-1] != f"  — {', '.join(head)} —"):
+        if head and (output.node, output.attempt) != group:
             lines.append(f"  — {', '.join(head)} —")
+        group = (output.node, output.attempt)
         prefix = f"[{output.role}{output.local_rank}]:"
         for text in (output.stdout, output.stderr):
             for line in text.splitlines():
