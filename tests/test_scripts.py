@@ -291,3 +291,29 @@ def test_a_smaller_world_size_leaves_the_extra_rank_out_as_gloo_does():
     trace = simulate(LaunchSpec(nproc_per_node=2), start_times=(0.0,), script=[str(SCRIPTS / "init_variants.py"), "smaller"])
     assert stdout(trace, 0) == "smaller gloo 0.0\n"  # rank 0 alone in a world of one
     assert trace.result_of(1).error == "RuntimeError: [enforce fail at gloo/context.cc:23] rank < size. 1 vs 1"
+
+
+def test_record_writes_the_error_file_and_torchruns_report_shows_its_traceback(tmp_path):
+    trace = run_script(tmp_path, """
+        from torch.distributed.elastic.multiprocessing.errors import record
+
+        @record
+        def main():
+            raise ValueError("recorded failure")
+
+        if __name__ == "__main__":
+            main()
+    """, nproc=1)
+    summary = trace.of_kind("group_failed")[0].detail["summary"]
+    assert "error_file: /tmp/torchelastic_simulated/attempt_0/0/error.json" in summary
+    assert 'script.py", line 6, in main' in summary and "ValueError: recorded failure" in summary
+    assert "/simdist/" not in summary
+    again = run_script(tmp_path, "raise SystemExit(1)\n", nproc=1).to_json()
+    assert again == run_script(tmp_path, "raise SystemExit(1)\n", nproc=1).to_json()
+
+
+def test_a_module_runs_with_dash_m_as_torchrun_would(monkeypatch, capsys):
+    monkeypatch.chdir(SCRIPTS)
+    assert main(["simulate", "--nproc", "2", "--start-times", "0", "-m", "args_exit", "--lr", "3"]) == 1
+    out = capsys.readouterr().out
+    assert "[default0]:rank 0: lr=3.0 names=[] argv0=args_exit.py file=args_exit.py name=__main__" in out

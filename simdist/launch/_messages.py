@@ -20,6 +20,8 @@ class FailureRecord:
     pid: int
     host: str
     t: float  # virtual time; torch prints a wall-clock timestamp here
+    error_file: str | None = None  # what @record wrote: torchrun then prints the traceback it holds
+    traceback: str | None = None
 
 
 def _block(index: int, failure: FailureRecord) -> list[str]:
@@ -30,13 +32,15 @@ def _block(index: int, failure: FailureRecord) -> list[str]:
     else:
         code = f"{failure.exitcode} (pid: {failure.pid}) "  # torch leaves this trailing space
         traceback = f"To enable traceback see: {ERRORS_DOC}"
+        if failure.traceback:
+            traceback = "\n".join(("" if i == 0 else "  ") + line for i, line in enumerate(failure.traceback.splitlines()))
     return [
         f"[{index}]:",
         f"  time      : t={failure.t:.3f}s (simulated)",
         f"  host      : {failure.host}",
         f"  rank      : {failure.rank} (local_rank: {failure.local_rank})",
         f"  exitcode  : {code}",
-        "  error_file: <N/A>",
+        f"  error_file: {failure.error_file or '<N/A>'}",
         f"  traceback : {traceback}",
     ]
 

@@ -222,6 +222,7 @@ class ProgramRunner:
                     break
         finally:
             worker.stdout, worker.stderr = process.text("stdout"), process.text("stderr")
+            _read_error_file(worker, process, self._folder.name)
             if not thread.finished:  # the worker was killed (its generator closed or interrupted)
                 thread.kill(self.wall_timeout)
         return result
@@ -279,6 +280,12 @@ class ProgramRunner:
                 env[key] = RUN_TIME_STAND_INS[key](self, worker)
         return env
 
+    def error_file(self, worker: WorkerRun) -> str:
+        """A fresh error file path per worker, in a folder that exists (torchrun makes it so)."""
+        folder = os.path.join(self._folder.name, f"attempt_{worker.attempt}", str(worker.rank))
+        os.makedirs(folder, exist_ok=True)
+        return os.path.join(folder, "error.json")
+
     def _argv(self) -> list[str]:
         if isinstance(self.program, Script):
             return self.program.argv()
@@ -291,16 +298,48 @@ class ProgramRunner:
         return list(sys.argv)
 
 
+SHOWN_ERROR_FOLDER = "/tmp/torchelastic_simulated"  # where the trace says error files were (stable across runs)
+
 RUN_TIME_STAND_INS = {
     "MASTER_ADDR": lambda runner, worker: "localhost",  # torchrun: the rank-0 agent's host name
     "MASTER_PORT": lambda runner, worker: "29500",  # torchrun: the store's ephemeral port
     "TORCHELASTIC_RUN_ID": lambda runner, worker: str(uuid.UUID(int=runner.sim.options.seed, version=4)),
     # torchrun gives every worker a fresh error file; @record writes the failure there
-    "TORCHELASTIC_ERROR_FILE": lambda runner, worker: os.path.join(
-        runner._folder.name, f"rank{worker.rank}-attempt{worker.attempt}", "error.json"),
+    "TORCHELASTIC_ERROR_FILE": lambda runner, worker: runner.error_file(worker),
     "TORCHELASTIC_TIMER_FILE": lambda runner, worker: os.path.join(runner._folder.name, "timer"),
     "CUDA_VISIBLE_DEVICES": lambda runner, worker: "",
 }  # fmt: skip
+
+
+def _read_error_file(worker: WorkerRun, process: RankProcess, folder: str) -> None:
+    """What torch's ``@record`` wrote to TORCHELASTIC_ERROR_FILE: torchrun shows its traceback."""
+    import json
+
+    path = process.env.get("TORCHELASTIC_ERROR_FILE")
+    if not path or not os.path.isfile(path):
+        return
+    try:
+        with open(path, encoding="utf-8") as file:
+            data = json.load(file)
+        message = data["message"]
+        text = message["extraInfo"]["py_callstack"] if isinstance(message, dict) else str(message)
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    worker.error_file = path.replace(folder, SHOWN_ERROR_FOLDER, 1)  # a temp folder's name would vary by run
+    worker.error_traceback = _without_simdist_frames(text)
+
+
+def _without_simdist_frames(text: str) -> str:
+    """A formatted traceback without simdist's own frames (each is a File line and its code lines)."""
+    kept, skipping = [], False
+    for line in text.splitlines():
+        if line.startswith('  File "'):
+            skipping = _PACKAGE in line
+        elif not line.startswith("    "):
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def ends_the_process_quietly(exc: BaseException) -> bool:

@@ -94,10 +94,13 @@ def load_script(target: str, args: tuple[str, ...] = (), *, is_module: bool = Fa
 def _load_module(name: str, args: tuple[str, ...]) -> Script:
     if not all(part.isidentifier() for part in name.split(".")):
         raise ConfigError(f"-m {name!r} is not a module name")
+    sys.path.insert(0, os.getcwd())  # python -m looks in the working directory first, as the workers will
     try:
         spec = importlib.util.find_spec(name)
     except (ImportError, ValueError) as exc:
         raise ConfigError(f"-m {name}: {exc}") from None
+    finally:
+        sys.path.remove(os.getcwd())
     if spec is None:
         raise ConfigError(f"-m {name}: no module named {name!r}")
     if spec.submodule_search_locations is not None:  # a package: run its __main__, as python -m does

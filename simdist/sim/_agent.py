@@ -203,7 +203,8 @@ class Agent:
         def record(worker: WorkerRun, code: int) -> FailureRecord:
             pid = self.machine.pid + 1 + worker.local_rank + 8 * worker.attempt  # simulated worker pids
             ended = worker.ended_at if worker.exit_code is not None else self.sim.kernel.now  # SIGTERM'd now
-            return FailureRecord(worker.rank, worker.local_rank, code, pid, self.machine.host, ended)
+            return FailureRecord(worker.rank, worker.local_rank, code, pid, self.machine.host, ended,
+                                 worker.error_file, worker.error_traceback)  # fmt: skip
 
         first = min(failed, key=lambda w: (w.ended_at, w.local_rank))
         siblings = [record(w, w.exit_code) for w in failed if w is not first]

@@ -46,3 +46,5 @@ class WorkerRun:
     world: Any = None  # the World it joined (init_process_group), once it has
     stdout: str = ""  # what it printed, when its program is a script or scenario that prints
     stderr: str = ""
+    error_file: str | None = None  # the failure torch's @record wrote, if it did
+    error_traceback: str | None = None
