@@ -70,6 +70,15 @@ def report_with_mismatch() -> dict:
     }
 
 
+def calibration() -> object:
+    """The docs' example profile: gloo on this project's 2-CPU machine (tutorials/examples/profiles/)."""
+    from simdist.collectives._profile import load_profile
+    from simdist.plot._calibration import calibration_figure
+
+    profile = load_profile(HERE.parent / "tutorials" / "examples" / "profiles" / "gloo-2cpu.json")
+    return calibration_figure([profile])
+
+
 FIGURES: dict[str, Callable[[], object]] = {
     "rank-map-1x1.svg": lambda: simdist.plot.rank_map(plan()),
     "rank-map-2x2.svg": lambda: simdist.plot.rank_map(seed_tutorial()),
@@ -86,6 +95,7 @@ FIGURES: dict[str, Callable[[], object]] = {
     "ring-allreduce-4.svg": lambda: simdist.plot.ring_steps(simulated(
         "--nnodes", "1", "--nproc", "4", "--master-port", "29500", "--start-times", "0", "--scenario", "allreduce",
         "--algorithm", "ring")),
+    "calibration-gloo-2cpu.svg": calibration,
 }
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "Plan",
     "PlanDocument",
     "PlanWarning",
+    "Profile",
     "RankResult",
     "RealModeError",
     "RealModeUnavailable",
@@ -54,6 +55,7 @@ __all__ = [
     "TraceEvent",
     "WorkerPlan",
     "load_document",
+    "load_profile",
     "make_plan",
     "parse_torchrun_args",
     "resolve_rendezvous",
@@ -80,6 +82,8 @@ _LAZY_NAMES = {
     "Trace": "documents._trace",
     "TraceEvent": "documents._trace",
     "load_document": "documents._load",
+    "Profile": "collectives._profile",
+    "load_profile": "collectives._profile",
 }
 
 

@@ -64,6 +64,11 @@ def test_real_example_exit_status_and_key_lines(example, tmp_path, monkeypatch):
     for line in example.expect:
         assert line in output, f"{example.name}: {line!r} not in the output:\n{output}"
         assert line in shown, f"{example.name}: {line!r} not in {example.out.name}; regenerate with --real"
+    if example.argv[0] == "calibrate":  # the profile it wrote is the document to check
+        output = example.argv[example.argv.index("-o") + 1]
+        profile = json.loads((tmp_path / output).read_text())
+        assert profile["schema"] == "simdist.profile/1" and profile["points"] and profile["links"]
+        return
     report = json.loads((tmp_path / "simdist-report.json").read_text())  # the keys reference.md lists
     assert report["schema"] == "simdist.report/1"
     assert {"launch", "plan", "scenario", "backend", "torch_version", "predicted_results", "workers", "agents",
@@ -73,7 +78,9 @@ def test_real_example_exit_status_and_key_lines(example, tmp_path, monkeypatch):
 
 
 def test_at_most_two_real_examples():
-    assert len(REAL) <= 2, [e.name for e in REAL]
+    """Real examples take seconds each: two --real runs and one small calibration."""
+    assert len([e for e in REAL if "--real" in e.argv]) <= 2, [e.name for e in REAL]
+    assert len([e for e in REAL if e.argv[0] == "calibrate"]) <= 1, [e.name for e in REAL]
 
 
 def _pages() -> dict[str, str]:

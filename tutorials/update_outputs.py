@@ -15,7 +15,7 @@ The examples live in ``tutorials/examples/``:
     - ``# exit: N``: the exit status the command must return (default 0);
     - ``# setup: simdist …``: a command run first, silently, in the same folder
       (to write a file that the example then reads);
-    - ``# expect: TEXT``: for ``--real`` examples, a line that must appear in the output.
+    - ``# expect: TEXT``: for real examples, a line that must appear in the output.
 
     The command runs in-process through ``simdist.cli.main``, with ``COLUMNS=100`` (rich
     tables depend on the width), stdout and stderr captured together, in a fresh empty
@@ -29,7 +29,8 @@ The examples live in ``tutorials/examples/``:
 ``scenarios/*.py``
     Scenario files used by the ``.sh`` examples (not run on their own).
 
-A ``--real`` example runs real torchrun, so its output holds process ids and timings:
+A real example (``--real``, or ``simdist calibrate``) runs real torchrun, so its output holds
+process ids and timings:
 it is regenerated only with ``--real``, with process ids masked, and
 ``tests/test_tutorials.py`` checks only its exit status and its ``# expect:`` lines.
 The test imports :func:`run_example` from this file, so both run examples the same way.
@@ -76,7 +77,8 @@ class Example:
 
     @property
     def real(self) -> bool:
-        return "--real" in self.argv
+        """Runs real torchrun: ``--real``, or ``simdist calibrate``."""
+        return "--real" in self.argv or self.argv[:1] == ["calibrate"]
 
 
 def _simdist_args(line: str, path: Path) -> list[str]:

@@ -41,7 +41,8 @@ def _root(
 
 # Each command lives in its own module and registers itself on import. Only the
 # module of the command being run is imported, so start-up stays flat as the CLI grows.
-COMMAND_MODULES = {"explain": "_explain_cmd", "simulate": "_simulate_cmd", "script": "_script_cmd", "plot": "_plot_cmd"}
+COMMAND_MODULES = {"explain": "_explain_cmd", "simulate": "_simulate_cmd", "script": "_script_cmd",
+                   "plot": "_plot_cmd", "calibrate": "_calibrate_cmd"}  # fmt: skip
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 

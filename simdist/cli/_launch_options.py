@@ -219,15 +219,16 @@ def _split_script(text: str | None) -> tuple[str, ...]:
     return tuple(words) or ("train.py",)
 
 
-def launch_options(func=None, *, scripts: bool = False):
+def launch_options(func=None, *, scripts: bool = False, runs_here: bool = False):
     """Give a command the launch options; it receives ``spec`` (a LaunchSpec) instead.
 
     The command may declare ``command`` (the pasted torchrun words after ``--``);
     if it does not, the parameter is still accepted and passed to the spec builder.
     ``scripts``: the command also takes ``SCRIPT.py ARGS…`` in the same place.
+    ``runs_here``: the command always launches on this machine (as ``--real`` does).
     """
     if func is None:
-        return functools.partial(launch_options, scripts=scripts)
+        return functools.partial(launch_options, scripts=scripts, runs_here=runs_here)
     signature = inspect.signature(func)
     own = [p for p in signature.parameters.values() if p.name != "spec"]
     takes_command = "command" in signature.parameters
@@ -244,7 +245,7 @@ def launch_options(func=None, *, scripts: bool = False):
     def command(**kwargs):
         options = {name: kwargs.pop(name) for name in LAUNCH_PARAMETERS}
         pasted = kwargs["command"] if takes_command else kwargs.pop("command")
-        spec = build_spec(pasted, local_machine=bool(kwargs.get("real")), scripts=scripts, **options)
+        spec = build_spec(pasted, local_machine=runs_here or bool(kwargs.get("real")), scripts=scripts, **options)
         return func(spec=spec, **kwargs)
 
     command.__signature__ = signature.replace(

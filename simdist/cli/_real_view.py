@@ -79,7 +79,8 @@ def _where(worker: ReportWorker) -> str:
 
 
 def run(spec: LaunchSpec, *, scenario: str, backend: str, timeout: float, local_nodes: bool, pg_timeout: float | None,
-        report_path: Path, plot: Path | None, script: tuple[str, ...] | None = None, module: bool = False) -> int:  # fmt: skip
+        report_path: Path, plot: Path | None, script: tuple[str, ...] | None = None, module: bool = False,
+        profile: Path | None = None) -> int:  # fmt: skip
     """Run for real and report; the exit status says whether reality matched."""
     from rich.console import Console
 
@@ -96,8 +97,13 @@ def run(spec: LaunchSpec, *, scenario: str, backend: str, timeout: float, local_
     host = setup.master_addr if setup.backend == "static" else setup.endpoint_host
     if not local_nodes and host and not is_loopback(host) and spec.max_nodes > 1:
         err.print(f"warning: the rendezvous store on {host} has no authentication — keep it on a trusted network")
+    if profile is not None:  # a broken profile is a usage error, found before anything starts
+        from ..collectives._profile import load_profile
+
+        load_profile(profile)
     options = RealOptions(scenario=scenario, backend=backend, timeout=timeout, local_nodes=local_nodes,
-                          pg_timeout=pg_timeout, script=script, module=module)  # fmt: skip
+                          pg_timeout=pg_timeout, script=script, module=module,
+                          profile=None if profile is None else str(profile))  # fmt: skip
     report = run_real(spec, options)
     console = Console(highlight=False)
     here = report.nodes_run_here
@@ -114,6 +120,9 @@ def run(spec: LaunchSpec, *, scenario: str, backend: str, timeout: float, local_
                       f"is written on the machine whose worker got RANK 0 ({where})")  # fmt: skip
         return 1 if report.failed else 0
     show(report, console)
+    from ._timing_view import show_collectives
+
+    show_collectives(report, console)
     write_atomic(report_path, report.to_json() + "\n")
     console.print(f"report: {report_path}")
     if plot is not None:

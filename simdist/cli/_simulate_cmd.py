@@ -145,6 +145,11 @@ def simulate(
     latency_inter: Annotated[float, typer.Option("--latency-inter", help="α between nodes, µs.", rich_help_panel=SCENARIO_PANEL)] = 10.0,
     bandwidth_inter: Annotated[float, typer.Option("--bandwidth-inter", help="Bandwidth between nodes, GB/s.", rich_help_panel=SCENARIO_PANEL)] = 25.0,
     steps: Annotated[bool, typer.Option("--steps/--no-steps", help="Record every algorithm step in the trace.", rich_help_panel=SCENARIO_PANEL)] = True,
+    profile: Annotated[
+        Optional[Path], typer.Option("--profile", help="Time collectives with a measured profile (simdist calibrate) "
+                                     "instead of the --latency-*/--bandwidth-* defaults.", rich_help_panel=SCENARIO_PANEL,
+                                     metavar="FILE")
+    ] = None,
     module: Annotated[bool, typer.Option("--module", "-m", help="The script is a module (python -m), as torchrun's -m.",
                                          rich_help_panel=SCRIPT_PANEL)] = False,
     wall_timeout: Annotated[
@@ -183,6 +188,12 @@ def simulate(
     if not 0 < wall_timeout < float("inf"):
         raise ConfigError("--wall-timeout must be a positive number of seconds")
     local_ranks = _local_ranks(local_ranks_filter)
+    links = (latency_intra, bandwidth_intra, latency_inter, bandwidth_inter)
+    if profile is not None:
+        refuse_unused("a measured --profile times the collectives", {
+            "--latency-*/--bandwidth-*": links != (2.0, 150.0, 10.0, 25.0)})  # fmt: skip
+        if scenario is None and not runs_script and not real:
+            raise ConfigError("--profile: only used with --scenario or a script (it times their collectives)")
     if real:
         from ._real_view import run as run_real
 
@@ -197,14 +208,14 @@ def simulate(
             raise ConfigError("--no-python: simdist compares Python scripts only")
         return run_real(spec, scenario=scenario or "env", backend=backend.value, timeout=timeout, local_nodes=local_nodes,
                         pg_timeout=pg_timeout, report_path=report, plot=plot,
-                        script=tuple(spec.script) if runs_script else None, module=module or spec.module)  # fmt: skip
+                        script=tuple(spec.script) if runs_script else None, module=module or spec.module,
+                        profile=profile)  # fmt: skip
     if plot is not None:
         from ..plot import check_path  # matplotlib loads only when a picture is asked for
 
         check_path(plot)
     if not 0 <= work < float("inf"):
         raise ConfigError("--work must be a finite number of seconds, not negative")
-    links = (latency_intra, bandwidth_intra, latency_inter, bandwidth_inter)
     if not all(0 <= v < float("inf") for v in links) or 0 in (bandwidth_intra, bandwidth_inter):
         raise ConfigError("--bandwidth-* must be positive and --latency-* not negative (finite numbers)")
     options = SimOptions(work=work)
@@ -216,7 +227,9 @@ def simulate(
         scenario_options = ScenarioOptions(
             backend=_backend(backend.value, spec), algorithm=algorithm.value, timeout=pg_timeout, trace_steps=steps,
             cost=CostModel(alpha_intra=latency_intra * 1e-6, beta_intra=1 / (bandwidth_intra * 1e9),
-                           alpha_inter=latency_inter * 1e-6, beta_inter=1 / (bandwidth_inter * 1e9)),
+                           alpha_inter=latency_inter * 1e-6, beta_inter=1 / (bandwidth_inter * 1e9))
+            if profile is None else CostModel(),
+            profile=None if profile is None else str(profile),
         )  # fmt: skip
     result = run_simulation(
         spec,

@@ -17,10 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .._errors import ConfigError
+from ..documents._cost import CostModelSummary
 
 __all__ = [
     "ALGORITHMS",
     "ALL_REDUCE_ALGORITHMS",
+    "DEFAULT_SOURCE",
     "CostModel",
     "Step",
     "Transfer",
@@ -202,6 +204,13 @@ def step_count(op: str, algorithm: str, n: int) -> int:
     return log
 
 
+DEFAULT_SOURCE = "defaults: NVLink-class, not measured"
+
+
+def _gbps(beta: float) -> str:
+    return "∞" if beta == 0 else f"{1 / beta / 1e9:g}"
+
+
 @dataclass(frozen=True, slots=True)
 class CostModel:
     """α-β-γ: latency (s) and inverse bandwidth (s/byte) within and between nodes; γ per reduced byte.
@@ -219,6 +228,29 @@ class CostModel:
         for name in ("alpha_intra", "beta_intra", "alpha_inter", "beta_inter", "gamma"):
             if not 0 <= getattr(self, name) < float("inf"):
                 raise ConfigError(f"{name} must be finite and not negative")
+
+    def for_collective(self, op: str, algorithm: str, nbytes: int) -> CostModel:
+        """The α-β-γ that price one ``op`` of ``nbytes`` run with ``algorithm``: here the same for
+        every collective; a measured profile (``ProfileCostModel``) gives each its own."""
+        return self
+
+    def candidates(self, op: str) -> tuple[str, ...] | None:
+        """The algorithms ``auto`` may choose from for ``op``; None: every one simdist knows."""
+        return None
+
+    def describe(self) -> str:
+        """Where the numbers come from, in one line (the timeline, trace and report print it)."""
+        default = CostModel()
+        if type(self) is CostModel and all(math.isclose(getattr(self, f), getattr(default, f), rel_tol=1e-9)
+                                           for f in ("alpha_intra", "beta_intra", "alpha_inter", "beta_inter", "gamma")):
+            return DEFAULT_SOURCE
+        return (f"given values, not measured: α {self.alpha_intra * 1e6:g}/{self.alpha_inter * 1e6:g} µs, "
+                f"{_gbps(self.beta_intra)}/{_gbps(self.beta_inter)} GB/s within/between machines")  # fmt: skip
+
+    def summary(self) -> CostModelSummary:
+        """``describe()`` and the numbers, for the trace's ``cost_model`` key."""
+        return CostModelSummary(source=self.describe(), alpha_intra=self.alpha_intra, beta_intra=self.beta_intra,
+                                alpha_inter=self.alpha_inter, beta_inter=self.beta_inter, gamma=self.gamma)  # fmt: skip
 
     def transfer_time(self, nbytes: int, same_node: bool) -> float:
         if same_node:
@@ -253,10 +285,10 @@ class CostModel:
 
 def choose_algorithm(op: str, n: int, nbytes: int, model: CostModel, inter_node: bool) -> str:
     """The cheapest algorithm the model knows for ``op`` (NCCL likewise picks by estimated time)."""
-    candidates = sorted(a for (o, a) in ALGORITHMS if o == op)
+    candidates = sorted(a for (o, a) in ALGORITHMS if o == op and a in (model.candidates(op) or (a,)))
     if not candidates:
         return "direct"
-    return min(candidates, key=lambda a: (model.estimate(op, a, n, nbytes, inter_node), a))
+    return min(candidates, key=lambda a: (model.for_collective(op, a, nbytes).estimate(op, a, n, nbytes, inter_node), a))
 
 
 def bus_factor(op: str, n: int) -> float:

@@ -378,7 +378,7 @@ class CollectiveEngine:
         start = max(send.submitted, recv.submitted, self.kernel.now)
         nbytes = send.tensors[0].nbytes
         same = self.node_of.get(send.rank) == self.node_of.get(recv.rank)
-        duration = self.cost.transfer_time(nbytes, same)
+        duration = self.cost.for_collective(send.kind, "direct", nbytes).transfer_time(nbytes, same)
         try:
             if recv.tensors[0].shape != send.tensors[0].shape and recv.tensors[0].numel() != send.tensors[0].numel():
                 raise RuntimeError(
@@ -428,20 +428,21 @@ class CollectiveEngine:
             return
         base = SCHEDULE_KIND.get(first.kind, first.kind)
         inter = len({self.node_of.get(r) for r in group_ranks}) > 1
+        cost = self.cost.for_collective(base, algorithm, nbytes)  # a measured profile prices each collective
         timed: list[tuple[int, Any, float, float]] = []  # (index, step, start, end)
         t = start
         if steps is not None:
             same_node = self._same_node(group_ranks)
             for index, step in enumerate(steps):
-                duration = self.cost.step_time(step, same_node)
+                duration = cost.step_time(step, same_node)
                 timed.append((index, step, t, t + duration))
                 t += duration
             counted = len(steps)
         elif algorithm == "direct":
-            t += self.cost.transfer_time(nbytes, not inter)
+            t += cost.transfer_time(nbytes, not inter)
             counted = 1
         else:  # a group too large to list its steps: the closed forms
-            t += self.cost.estimate(base, algorithm, n, nbytes, inter)
+            t += cost.estimate(base, algorithm, n, nbytes, inter)
             counted = step_count(base, algorithm, n)
         duration = t - start
         algbw = nbytes / duration if duration > 0 else 0.0
@@ -470,9 +471,12 @@ class CollectiveEngine:
         key = (kind, nbytes, tuple(self.node_of.get(r) for r in ranks))
         if key not in self._choices:
             same_node = self._same_node(ranks)
+            known = [name for (op, name) in sorted(ALGORITHMS) if op == kind]
+            allowed = [name for name in known if name in (self.cost.candidates(kind) or known)] or known
             timed = {
-                name: sum(self.cost.step_time(step, same_node) for step in schedule(kind, name, n, nbytes))
-                for (op, name) in sorted(ALGORITHMS) if op == kind
+                name: sum(self.cost.for_collective(kind, name, nbytes).step_time(step, same_node)
+                          for step in schedule(kind, name, n, nbytes))
+                for name in allowed
             }  # fmt: skip
             self._choices[key] = min(timed, key=lambda name: (timed[name], name))
         return self._choices[key]

@@ -2,7 +2,8 @@
 
 ``PlanDocument`` (``simdist.plan/1``) is the layout a launch gets, ``Trace``
 (``simdist.trace/1``) what a simulation produced, ``Report`` (``simdist.report/1``)
-what a real torchrun run observed. Every surface (the CLI, the plots, real mode's
+what a real torchrun run observed; ``CostModelSummary`` says, in both a trace and a
+report, where the collective times come from. Every surface (the CLI, the plots, real mode's
 comparison) reads these objects, never raw dict keys; :mod:`._lives` holds the one
 interpretation of trace events (agent phases, worker lives) that they share.
 
@@ -16,7 +17,9 @@ __all__ = [
     "SCHEMAS",
     "TRACE_SCHEMA",
     "AgentRun",
+    "CollectiveTiming",
     "Comparison",
+    "CostModelSummary",
     "Device",
     "Difference",
     "Document",
@@ -25,10 +28,12 @@ __all__ = [
     "PlanNode",
     "PlanWarning",
     "PlanWorker",
+    "PredictedCollective",
     "Prediction",
     "RankResult",
     "Report",
     "ReportWorker",
+    "TimedCall",
     "Trace",
     "TraceEvent",
     "TraceRecorder",
@@ -47,7 +52,9 @@ _HOME = {
     "PlanWorker": "_plan", "job_summary": "_plan",
     "REPORT_SCHEMA": "_report", "AgentRun": "_report", "Comparison": "_report", "Device": "_report",
     "Difference": "_report", "ObservedError": "_report", "Prediction": "_report", "Report": "_report",
-    "ReportWorker": "_report",
+    "ReportWorker": "_report", "CollectiveTiming": "_report", "PredictedCollective": "_report",
+    "TimedCall": "_report",
+    "CostModelSummary": "_cost",
     "OUTCOMES": "_trace", "TRACE_SCHEMA": "_trace", "RankResult": "_trace", "Trace": "_trace",
     "TraceEvent": "_trace", "TraceRecorder": "_trace",
 }  # fmt: skip

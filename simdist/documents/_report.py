@@ -7,11 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._errors import ConfigError
+from ._cost import CostModelSummary
 from ._plan import GPU, PlanDocument
 from ._validate import check_keys, check_list
 
-__all__ = ["REPORT_SCHEMA", "AgentRun", "Comparison", "Device", "Difference", "ObservedError", "Prediction",
-           "Report", "ReportWorker"]  # fmt: skip
+__all__ = ["REPORT_SCHEMA", "AgentRun", "CollectiveTiming", "Comparison", "Device", "Difference", "ObservedError",
+           "PredictedCollective", "Prediction", "Report", "ReportWorker", "TimedCall"]  # fmt: skip
 
 REPORT_SCHEMA = "simdist.report/1"
 _WORKER_KEYS = ("rank", "local_rank", "group_rank", "node_rank", "device")
@@ -170,6 +172,92 @@ class Comparison:
 
 
 @dataclass(frozen=True, slots=True)
+class PredictedCollective:
+    """One collective as the simulation timed it: op, group (global ranks), bytes (nccl-tests' size), when."""
+
+    op: str
+    ranks: tuple[int, ...]
+    bytes: int
+    algorithm: str | None
+    start: float
+    end: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"op": self.op, "ranks": list(self.ranks), "bytes": self.bytes, "algorithm": self.algorithm,
+                "start": self.start, "end": self.end}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PredictedCollective:
+        return cls(str(data["op"]), tuple(int(r) for r in data["ranks"]), int(data["bytes"]),
+                   None if data.get("algorithm") is None else str(data["algorithm"]), float(data["start"]),
+                   float(data["end"]))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class TimedCall:
+    """One side of a collective's comparison: seconds, and algbw and busbw in B/s (nccl-tests' factors).
+
+    Predicted: ``algorithm`` is what the simulator timed. Measured: ``ranks_timed`` ranks
+    timed the call, and ``time`` is the shortest of theirs.
+    """
+
+    time: float
+    algbw: float
+    busbw: float
+    algorithm: str | None = None
+    ranks_timed: int | None = None
+
+    @property
+    def measured(self) -> bool:
+        return self.ranks_timed is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"time": self.time, "algbw": self.algbw, "busbw": self.busbw}
+        if self.measured:
+            data["ranks_timed"] = self.ranks_timed
+        else:
+            data["algorithm"] = self.algorithm
+        return data
+
+    @classmethod
+    def from_dict(cls, data: object) -> TimedCall | None:
+        if not isinstance(data, Mapping):
+            return None
+        timed = data.get("ranks_timed")
+        algorithm = data.get("algorithm")
+        return cls(float(data["time"]), float(data.get("algbw") or 0.0), float(data.get("busbw") or 0.0),
+                   None if algorithm is None else str(algorithm), None if timed is None else int(timed))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class CollectiveTiming:
+    """One collective of a ``--real`` run: the predicted call beside the measured one (either may be missing)."""
+
+    op: str
+    ranks: tuple[int, ...]
+    bytes: int
+    predicted: TimedCall | None = None
+    measured: TimedCall | None = None
+
+    @property
+    def measured_over_predicted(self) -> float | None:
+        if self.predicted is None or self.measured is None or self.predicted.time <= 0:
+            return None
+        return self.measured.time / self.predicted.time
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"op": self.op, "ranks": list(self.ranks), "bytes": self.bytes,
+                "predicted": None if self.predicted is None else self.predicted.to_dict(),
+                "measured": None if self.measured is None else self.measured.to_dict(),
+                "measured_over_predicted": self.measured_over_predicted}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CollectiveTiming:
+        return cls(str(data["op"]), tuple(int(r) for r in data["ranks"]), int(data["bytes"]),
+                   TimedCall.from_dict(data.get("predicted")), TimedCall.from_dict(data.get("measured")))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class Prediction:
     """What the simulator predicted for each rank: a result, or an error (and the others torch may show)."""
 
@@ -179,6 +267,8 @@ class Prediction:
     errors: Mapping[str, str] | None = None
     alternatives: Mapping[str, tuple[str, ...]] | None = None
     error: str | None = None  # the prediction itself failed (it never stops the real run)
+    collectives: tuple[PredictedCollective, ...] | None = None  # every collective simulated, in order (capped)
+    cost_model: CostModelSummary | None = None  # where the predicted times come from
 
     def accepted_errors(self, rank: int) -> tuple[str, ...]:
         """Every error text the prediction allows on ``rank``: none when it predicts no error there."""
@@ -195,6 +285,8 @@ class Prediction:
             "errors": None if self.errors is None else dict(self.errors),
             "alternatives": None if self.alternatives is None else {k: list(v) for k, v in self.alternatives.items()},
             "error": self.error,
+            "collectives": None if self.collectives is None else [c.to_dict() for c in self.collectives],
+            "cost_model": None if self.cost_model is None else self.cost_model.to_dict(),
         }  # fmt: skip
 
     @classmethod
@@ -209,7 +301,18 @@ class Prediction:
             alternatives=None if not isinstance(alternatives, Mapping) else
             {str(k): tuple(map(str, v)) for k, v in alternatives.items()},
             error=data.get("error"),
+            collectives=_predicted_collectives(data.get("collectives")),
+            cost_model=CostModelSummary.from_dict(data.get("cost_model")),
         )  # fmt: skip
+
+
+def _predicted_collectives(data: object) -> tuple[PredictedCollective, ...] | None:
+    if not isinstance(data, list):
+        return None
+    try:
+        return tuple(PredictedCollective.from_dict(c) for c in data)
+    except (KeyError, TypeError, ValueError):  # a malformed list is no list (the comparison shows none)
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +332,8 @@ class Report:
     diagnosis: str | None
     gathered_by: str | None = None
     nodes_run_here: tuple[int, ...] = ()
+    # every collective the program called: predicted and measured time, algbw and busbw (nccl-tests' factors)
+    collectives: tuple[CollectiveTiming, ...] = ()
 
     @property
     def matches(self) -> bool:
@@ -260,6 +365,8 @@ class Report:
             "gathered_by": self.gathered_by,
             "nodes_run_here": list(self.nodes_run_here),
             "comparison": self.comparison.to_dict(),
+            "collectives": [c.to_dict() for c in self.collectives],
+            "cost_model": None if p.cost_model is None else p.cost_model.to_dict(),
             "failed": self.failed,
             "diagnosis": self.diagnosis,
         }
@@ -279,6 +386,15 @@ class Report:
             check_keys(worker, _WORKER_KEYS, where, REPORT_SCHEMA, "a worker")
         plan = data.get("plan")
         alternatives = data.get("predicted_alternatives")
+        collectives = data.get("collectives")
+        if collectives is not None:
+            for row in check_list(data, "collectives", where, REPORT_SCHEMA):
+                check_keys(row, ("op", "ranks", "bytes"), where, REPORT_SCHEMA, "a collective")
+        try:
+            timings = tuple(CollectiveTiming.from_dict(row) for row in collectives or ())
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}: malformed {REPORT_SCHEMA} document: a collective's timing "
+                              f"({type(exc).__name__}: {exc})") from None  # fmt: skip
         return cls(
             launch=dict(data.get("launch") or {}),
             scenario=data.get("scenario"),
@@ -291,6 +407,7 @@ class Report:
                 alternatives=None if not isinstance(alternatives, Mapping) else
                 {str(k): tuple(v) for k, v in alternatives.items()},
                 error=data.get("prediction_error"),
+                cost_model=CostModelSummary.from_dict(data.get("cost_model")),
             ),  # fmt: skip
             workers=tuple(ReportWorker.from_dict(w) for w in workers),
             agents=tuple(AgentRun.from_dict(a) for a in data.get("agents") or () if isinstance(a, Mapping)),
@@ -299,6 +416,7 @@ class Report:
             diagnosis=data.get("diagnosis"),
             gathered_by=data.get("gathered_by"),
             nodes_run_here=tuple(data.get("nodes_run_here") or ()),
+            collectives=timings,
         )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .._errors import ConfigError
+from ._cost import CostModelSummary
 from ._plan import PlanDocument
 from ._validate import check_keys, check_list
 
@@ -115,6 +116,7 @@ class Trace:
     machines: tuple[Mapping[str, Any], ...] = ()  # each machine: node, node_rank, host, pid, start (None: never)
     scenario: Mapping[str, Any] | None = None  # what ran on the ranks, when a scenario or script did
     output: tuple[WorkerOutput, ...] = ()  # what workers printed, every attempt, in start order
+    cost_model: CostModelSummary | None = None  # which numbers timed the collectives, when a program ran
 
     @property
     def ok(self) -> bool:
@@ -143,6 +145,8 @@ class Trace:
         }
         if self.scenario is not None:
             data["scenario"] = dict(self.scenario)
+        if self.cost_model is not None:
+            data["cost_model"] = self.cost_model.to_dict()
         if self.output:
             data["output"] = [o.to_dict() for o in self.output]
         return data
@@ -176,6 +180,7 @@ class Trace:
             machines=tuple(m for m in data.get("machines") or () if isinstance(m, Mapping)),
             scenario=data.get("scenario"),
             output=tuple(WorkerOutput.from_dict(o) for o in data.get("output") or () if isinstance(o, Mapping)),
+            cost_model=CostModelSummary.from_dict(data.get("cost_model")),
         )
 
 

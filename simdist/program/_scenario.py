@@ -11,6 +11,7 @@ in an order drawn from the seed (see :mod:`._runner`).
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,8 +64,15 @@ class ScenarioOptions:
     trace_steps: bool = True  # record every algorithm step in the trace
     exact_steps: bool = False  # move the data chunk by chunk along the schedule (floats: the algorithm's order)
     cost: CostModel = CostModel()  # link latencies and bandwidths that time every step
+    # A measured profile (a simdist.profile/1 file, a Profile, or its cost model): its α and β time the
+    # collectives instead of ``cost``.
+    profile: Any = None
 
     def __post_init__(self) -> None:
+        if self.profile is not None and not _is_profile_cost(self.cost):
+            if self.cost != CostModel():
+                raise ConfigError("give either a measured profile or a cost model, not both")
+            object.__setattr__(self, "cost", _profile_cost(self.profile))
         if self.backend not in ("gloo", "nccl"):
             raise ConfigError(f"unknown backend {self.backend!r}: simdist simulates gloo and nccl")
         if self.algorithm not in ("auto", *ALL_REDUCE_ALGORITHMS):
@@ -78,6 +86,25 @@ class ScenarioOptions:
         if self.timeout is not None:
             return self.timeout
         return 600.0 if self.backend == "nccl" else 1800.0  # torch's defaults
+
+
+def _is_profile_cost(cost: CostModel) -> bool:
+    from ..collectives._profile import ProfileCostModel
+
+    return isinstance(cost, ProfileCostModel)
+
+
+def _profile_cost(profile: Any) -> CostModel:
+    """The cost model of a profile given as a Profile, or as the path of its file."""
+    from ..collectives._profile import Profile, ProfileCostModel, load_profile
+
+    if isinstance(profile, ProfileCostModel):
+        return profile
+    if isinstance(profile, Profile):
+        return profile.cost_model()
+    if isinstance(profile, (str, os.PathLike)):
+        return load_profile(profile).cost_model(origin=os.fspath(profile))
+    raise ConfigError(f"profile must be a simdist.profile/1 file or a Profile, not {type(profile).__name__}")
 
 
 def load_scenario(ref: str) -> Scenario:

@@ -91,4 +91,5 @@ def simulate(
     finally:
         runner.close()
     return dataclasses.replace(trace, scenario={**described, "backend": settings.backend,
-                                                "algorithm": settings.algorithm, "pg_timeout": settings.pg_timeout})
+                                                "algorithm": settings.algorithm, "pg_timeout": settings.pg_timeout},
+                               cost_model=settings.cost.summary())  # which numbers timed the collectives

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 __all__ = ["AgentResult", "descendants", "run_agents"]
@@ -101,12 +101,14 @@ def run_agents(
     cwd: str | None = None,
     stagger: float = 0.0,
     env_per_agent: Sequence[Mapping[str, str]] | None = None,
+    on_poll: Callable[[], None] | None = None,
 ) -> list[AgentResult]:
     """Run one torchrun agent per command concurrently; return when all have ended.
 
     Each agent is killed (with its workers) if the whole run exceeds ``timeout``
     seconds, or if the caller is interrupted (Ctrl-C, SIGTERM, SIGHUP); nothing
-    outlives this call. ``env_per_agent`` adds variables to one agent's environment each.
+    outlives this call. ``env_per_agent`` adds variables to one agent's environment each;
+    ``on_poll`` is called between polls (to show progress; it must return quickly).
     """
     procs: list[subprocess.Popen] = []
     logs = []
@@ -132,6 +134,8 @@ def run_agents(
             if time.monotonic() > deadline:
                 timed_out = {i for i, p in enumerate(procs) if p.poll() is None}
                 break
+            if on_poll is not None:
+                on_poll()
             time.sleep(POLL_SECONDS)
     results = []
     for index, (command, proc, (out, err), pids) in enumerate(zip(commands, procs, logs, seen, strict=True)):

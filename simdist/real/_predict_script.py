@@ -1,9 +1,11 @@
 """The simulator's prediction for a script, computed in a process of its own.
 
 ``python -m simdist.real._predict_script`` reads ``{"spec": …, "script": [...], "module": …,
-"backend": …, "pg_timeout": …}`` as JSON on stdin and prints a ``Prediction`` as JSON:
-per rank, the exit code and what it printed (stdout, all attempts in order), or the
-error it raised. Real mode runs it after the real run, in a child process, so that the
+"backend": …, "pg_timeout": …, "profile": FILE or null}`` as JSON on stdin and prints a
+``Prediction`` as JSON: per rank, the exit code and what it printed (stdout, all attempts
+in order), or the error it raised; and every collective's predicted time (from the
+profile's measured costs if one is given). With ``"scenario": REF`` instead of a script it
+predicts a scenario, as RANK 0's worker would have (real mode's fallback). Real mode runs it after the real run, in a child process, so that the
 launching process never imports torch and a prediction that fails cannot stop the run.
 """
 
@@ -20,13 +22,19 @@ def predict_script(request: dict) -> dict:
     from simdist.launch._spec import LaunchSpec
     from simdist.program._scenario import ScenarioOptions
     from simdist.program._simulate import simulate
+    from simdist.real._predict import predicted_collectives
     from simdist.sim._simulation import SimOptions
 
     spec = LaunchSpec(**request["spec"])
+    if request.get("scenario") is not None:  # real mode's fallback when RANK 0 could not predict
+        from simdist.real._predict import predict
+
+        return predict(spec, request["scenario"], backend=request.get("backend", "gloo"),
+                       pg_timeout=request.get("pg_timeout"), profile=request.get("profile")).to_dict()  # fmt: skip
+    options = ScenarioOptions(backend=request.get("backend", "gloo"), timeout=request.get("pg_timeout"),
+                              trace_steps=False, profile=request.get("profile"))  # fmt: skip
     trace = simulate(spec, start_times=(0.0,) * spec.max_nodes, options=SimOptions(), script=request["script"],
-                     module=bool(request.get("module")),
-                     scenario_options=ScenarioOptions(backend=request.get("backend", "gloo"),
-                                                      timeout=request.get("pg_timeout"), trace_steps=False))  # fmt: skip
+                     module=bool(request.get("module")), scenario_options=options)  # fmt: skip
     printed: dict[int, list[str]] = {}
     for output in trace.output:  # every attempt, in start order
         printed.setdefault(output.rank, []).append(output.stdout)
@@ -36,7 +44,8 @@ def predict_script(request: dict) -> dict:
     errors = {str(r.rank): r.error for r in trace.results
               if r.error and r.exit_code == 1 and not r.error.startswith(("SystemExit:", "Exit:"))}
     return Prediction(outcome=trace.outcome, diagnosis=trace.diagnosis, results=results, errors=errors,
-                      alternatives={}).to_dict()  # fmt: skip
+                      alternatives={}, collectives=predicted_collectives(trace),
+                      cost_model=trace.cost_model).to_dict()  # fmt: skip
 
 
 def main() -> int:

@@ -17,6 +17,7 @@ import math
 import socket
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from ..launch._make import make_plan
 from ..launch._spec import LaunchSpec, resolve_rendezvous
 from ._agents import AgentResult, clean_launcher_env, free_port, run_agents
 from ._report import child_failed_root_cause, compare, relevant_env
+from ._timing import compare_collectives
 
 __all__ = ["RealOptions", "run_real"]
 
@@ -57,6 +59,7 @@ class RealOptions:
     predict_results: bool = True
     script: tuple[str, ...] | None = None  # a user's script and its arguments, run instead of a scenario
     module: bool = False  # script[0] is a module name (python -m)
+    profile: str | None = None  # a simdist.profile/1 file: the prediction's collective times come from it
 
     def __post_init__(self) -> None:
         if self.backend not in ("auto", "gloo", "nccl"):
@@ -111,6 +114,10 @@ def _environment(spec: LaunchSpec, options: RealOptions, out: Path, token: str) 
     env.update(spec.env)
     if options.predict_results:  # RANK 0's worker predicts the results (it has torch loaded already)
         env["SIMDIST_SPEC"] = json.dumps(spec_to_dict(spec))
+        if options.profile is not None:
+            from ._predict import profile_env
+
+            env.update(profile_env(options.profile))
     env.update(
         SIMDIST_SCENARIO=options.scenario, SIMDIST_OUT=str(out), SIMDIST_BACKEND=options.backend,
         SIMDIST_PG_TIMEOUT=str(options.pg_timeout), SIMDIST_TOKEN=token,
@@ -119,8 +126,13 @@ def _environment(spec: LaunchSpec, options: RealOptions, out: Path, token: str) 
     return env
 
 
-def run_real(spec: LaunchSpec, options: RealOptions, *, out_dir: str | None = None) -> Report:
-    """Run the scenario through real torchrun; return what it observed next to the prediction."""
+def run_real(spec: LaunchSpec, options: RealOptions, *, out_dir: str | None = None,
+             extra_env: dict[str, str] | None = None, on_poll: Callable[[Path], None] | None = None) -> Report:
+    """Run the scenario through real torchrun; return what it observed next to the prediction.
+
+    ``extra_env`` adds variables for the workers; ``on_poll(folder)`` is called while they
+    run, with the folder they write into (``simdist calibrate`` reads its progress there).
+    """
     require_torch()
     from ..program._scenario import check_scenario_ref
 
@@ -136,11 +148,12 @@ def run_real(spec: LaunchSpec, options: RealOptions, *, out_dir: str | None = No
     token = launch_token(spec)
     with tempfile.TemporaryDirectory(prefix="simdist-real-", dir=out_dir) as folder:
         out = Path(folder)
-        env = _environment(spec, options, out, token)
+        env = {**_environment(spec, options, out, token), **(extra_env or {})}
         worker_spec = _worker_spec(spec)
         commands = [torchrun_argv(worker_spec, m, launcher=" ".join(TORCHRUN)) for m in machines]
         per_agent = [_visible_devices_env(spec, m) for m in machines]
-        results = run_agents(commands, env=env, timeout=options.timeout, env_per_agent=per_agent)
+        results = run_agents(commands, env=env, timeout=options.timeout, env_per_agent=per_agent,
+                             on_poll=None if on_poll is None else (lambda: on_poll(out)))  # fmt: skip
         gathered = _gathered(out)
         records, gathered_by = _records(out, gathered)
         prediction = _prediction(gathered)
@@ -180,12 +193,14 @@ def _backend_used(options: RealOptions, records: list[dict]) -> str:
 
 
 def _predict_here(spec: LaunchSpec, options: RealOptions, backend: str) -> Prediction:
-    from ._predict import predict
+    """RANK 0 did not predict: predict here, in a child process bounded by the run's timeout (a scenario
+    that never returns simulates forever; a prediction failure is reported, never fatal)."""
+    from ..launch._plan import spec_to_dict
+    from ._predict import predict_in_child
 
-    try:
-        return predict(spec, options.scenario, backend=backend, pg_timeout=options.pg_timeout)
-    except Exception as exc:  # a prediction failure is reported, never fatal
-        return Prediction(error=f"{type(exc).__name__}: {exc}")
+    request = {"spec": spec_to_dict(spec), "scenario": options.scenario, "backend": backend,
+               "pg_timeout": options.pg_timeout, "profile": options.profile}  # fmt: skip
+    return predict_in_child(request, options.timeout)
 
 
 def _visible_devices_env(spec: LaunchSpec, machine: int) -> dict[str, str]:
@@ -271,7 +286,7 @@ def _report(spec: LaunchSpec, options: RealOptions, machines: list[int], results
         backend=backend,
         torch_version=records[0]["torch_version"] if records else None,
         plan=plan,
-        prediction=prediction,
+        prediction=_as_reported(prediction),
         workers=workers,
         agents=agents,
         comparison=comparison,
@@ -279,7 +294,14 @@ def _report(spec: LaunchSpec, options: RealOptions, machines: list[int], results
         diagnosis=_diagnosis(workers, comparison, failed, results),
         gathered_by=gathered_by,
         nodes_run_here=tuple(machines),
+        collectives=compare_collectives(prediction.collectives or (), records),
     )
+
+
+def _as_reported(prediction: Prediction) -> Prediction:
+    """The prediction as the report holds it: its collectives live on in the report's ``collectives``
+    rows (predicted beside measured), so the report file reads back as the same report."""
+    return dataclasses.replace(prediction, collectives=None)
 
 
 def _diagnosis(workers: tuple[ReportWorker, ...], comparison: Comparison, failed: bool,

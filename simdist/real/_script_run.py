@@ -4,15 +4,14 @@ torchrun starts ``python -m simdist.real._script_worker SCRIPT ARGS`` (which run
 script unmodified and records how each worker ended), bounded by the timeout. Then, in
 a child process (the launcher never imports torch), the simulator predicts the same
 launch; each rank's exit code, printed output and error are compared with what really
-happened. A prediction that fails is reported as such: the real run has happened.
+happened, and each blocking collective's measured time with its predicted one. A
+prediction that fails is reported as such: the real run has happened.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from ..launch._plan import spec_to_dict
 from ..launch._spec import LaunchSpec
 from ._agents import clean_launcher_env, run_agents
 from ._report import compare
+from ._timing import compare_collectives
 
 __all__ = ["run_real_script"]
 
@@ -32,7 +32,7 @@ KILLED = (-15, -9)  # a worker torchrun stopped because another failed: it write
 
 def run_real_script(spec: LaunchSpec, options, machines: list[int]) -> Report:
     """Run ``options.script`` through torchrun on ``machines``; return the report."""
-    from ._run import TORCHRUN, _predicted_plan, _visible_devices_env
+    from ._run import TORCHRUN, _as_reported, _predicted_plan, _visible_devices_env
 
     words = list(options.script)
     if not words:
@@ -76,8 +76,9 @@ def run_real_script(spec: LaunchSpec, options, machines: list[int]) -> Report:
     comparison = Comparison(tuple(differences))
     return Report(
         launch=plan.launch, scenario=" ".join(words), backend="gloo", torch_version=None, plan=plan,
-        prediction=prediction, workers=workers, agents=agents, comparison=comparison, failed=failed,
+        prediction=_as_reported(prediction), workers=workers, agents=agents, comparison=comparison, failed=failed,
         diagnosis=_diagnosis(workers, comparison, failed), gathered_by=None, nodes_run_here=tuple(machines),
+        collectives=compare_collectives(prediction.collectives or (), records),
     )  # fmt: skip
 
 
@@ -119,16 +120,11 @@ def _killed_as_predicted(difference: Difference, prediction: Prediction) -> bool
 
 def _predict(spec: LaunchSpec, options) -> Prediction:
     """The simulator's prediction, from a child process bounded by the same timeout."""
+    from ._predict import predict_in_child
+
     request = {"spec": spec_to_dict(spec), "script": list(options.script), "module": options.module,
-               "backend": "gloo", "pg_timeout": options.pg_timeout}  # fmt: skip
-    try:
-        done = subprocess.run([sys.executable, "-m", "simdist.real._predict_script"], input=json.dumps(request),
-                              capture_output=True, text=True, timeout=options.timeout)  # fmt: skip
-        return Prediction.from_dict(json.loads(done.stdout))
-    except subprocess.TimeoutExpired:
-        return Prediction(error=f"the prediction did not finish within {options.timeout:g} s")
-    except (OSError, json.JSONDecodeError) as exc:
-        return Prediction(error=f"the prediction failed: {exc}")
+               "backend": "gloo", "pg_timeout": options.pg_timeout, "profile": options.profile}  # fmt: skip
+    return predict_in_child(request, options.timeout)
 
 
 def _diagnosis(workers: tuple[ReportWorker, ...], comparison: Comparison, failed: bool) -> str | None:

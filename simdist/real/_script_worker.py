@@ -4,8 +4,10 @@ It runs the script unmodified, as python would (as ``__main__``, with ``sys.argv
 ``__file__`` and ``sys.path[0]`` set as for ``python SCRIPT``; ``-m`` for a module),
 and on the side records what real mode compares with the prediction: the worker's
 torchrun variables, host and pid, everything the script printed (the console still
-sees it), and how the script ended. The exit status is the script's own: ``sys.exit(n)``
-exits ``n``, an uncaught exception prints its traceback and exits 1.
+sees it), how the script ended, and the time of each blocking collective it called
+(``simdist.real._timing``; SIMDIST_TIME_COLLECTIVES=0 turns that off). The exit
+status is the script's own: ``sys.exit(n)`` exits ``n``, an uncaught exception prints
+its traceback and exits 1.
 
 SIMDIST_OUT names the folder for the records (one file per rank and attempt).
 """
@@ -52,6 +54,7 @@ def main(argv: list[str]) -> int:
         "exit_code": None, "error": None,
     }  # fmt: skip
     out, err = _Tee(sys.stdout), _Tee(sys.stderr)
+    timing = _time_collectives()
     sys.stdout, sys.stderr = out, err
     folder = os.environ.get("SIMDIST_OUT")
 
@@ -59,6 +62,8 @@ def main(argv: list[str]) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         record.update(exit_code=code, stdout="".join(out.kept), stderr="".join(err.kept))
+        if timing is not None:  # the collectives timed so far (all of them once the script has ended)
+            record.update(collectives=list(timing.records), collectives_dropped=timing.dropped)
         if folder:
             write_atomic(os.path.join(folder, f"rank{rank}-attempt{attempt}.json"), json.dumps(record))
 
@@ -87,15 +92,34 @@ def main(argv: list[str]) -> int:
         record["error"] = {"type": type(exc).__name__, "message": " ".join(str(exc).split())}
         code = 1
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if timing is not None:
+        timing.uninstall()
     save(code)
     return code
 
 
+def _time_collectives():
+    """Time the script's blocking ``torch.distributed`` collectives; None when turned off or unavailable."""
+    if os.environ.get("SIMDIST_TIME_COLLECTIVES", "1") == "0":
+        return None
+    try:
+        import torch
+        import torch.distributed as dist
+
+        from simdist.real._timing import install
+
+        return install(dist, torch, None)  # the script chooses its backend
+    except Exception:  # noqa: BLE001 - timing is a report: the script runs without it
+        return None
+
+
 def _user_frames(tb):
-    """The traceback python would print for the script alone: runpy's frames and ours left out."""
+    """The traceback python would print for the script alone: runpy's frames and ours left out
+    (the wrapper that times a collective included)."""
     from simdist.program._tracebacks import without_frames
 
-    return without_frames(tb, lambda name: name.endswith((os.sep + "runpy.py", "_script_worker.py")))
+    timing = os.path.join("real", "_timing.py")
+    return without_frames(tb, lambda name: name.endswith((os.sep + "runpy.py", "_script_worker.py", timing)))
 
 
 if __name__ == "__main__":

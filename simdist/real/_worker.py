@@ -75,16 +75,25 @@ def main() -> int:
         "error": None,
     }
     code = 0
+    timing = None
     try:
         dist.init_process_group(backend=backend, init_method="env://", timeout=timedelta(seconds=timeout))
         record["device"] = _device(torch, backend)
         scenario = load_scenario(os.environ["SIMDIST_SCENARIO"])
+        if os.environ.get("SIMDIST_TIME_COLLECTIVES", "1") != "0":  # time what the scenario calls
+            from simdist.real._timing import install
+
+            timing = install(dist, torch, backend)
         record["result"] = plain_result(scenario.func(dist))
     except BaseException as exc:  # the scenario's failure is data for the report
         record.setdefault("device", _device(torch, backend))
         record["error"] = {"type": type(exc).__name__, "message": error_line(exc),
                            "traceback": traceback.format_exc().splitlines()[-6:]}  # fmt: skip
         code = 1
+    if timing is not None:
+        timing.uninstall()
+        record["collectives"] = timing.records
+        record["collectives_dropped"] = timing.dropped
     write_atomic(os.path.join(out, f"rank{rank}.json"), json.dumps(record))
     _publish(record, rank, backend)
     if code:
@@ -135,11 +144,12 @@ def _predict(backend: str) -> dict:
 
     try:
         from simdist.launch._spec import LaunchSpec
-        from simdist.real._predict import predict
+        from simdist.real._predict import predict, profile_from_env
 
         spec = LaunchSpec(**json.loads(spec_json))
         prediction = predict(spec, os.environ["SIMDIST_SCENARIO"], backend=backend,
-                             pg_timeout=float(os.environ.get("SIMDIST_PG_TIMEOUT", "60")))  # fmt: skip
+                             pg_timeout=float(os.environ.get("SIMDIST_PG_TIMEOUT", "60")),
+                             profile=profile_from_env(os.environ))  # fmt: skip
     except Exception as exc:  # a failed prediction is reported, never fatal to the real run
         prediction = Prediction(error=f"{type(exc).__name__}: {exc}")
     return {"prediction": prediction.to_dict()}

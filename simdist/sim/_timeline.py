@@ -131,6 +131,8 @@ def render_timeline(trace: Trace, local_ranks: set[int] | None = None) -> str:
         lines += [_line(e) for e in events[-MAX_LINES // 2 :]]
     else:
         lines = [_line(e) for e in events]
+    if trace.cost_model is not None and any(e.kind in ("collective", "p2p") for e in trace.events):
+        lines.append(f"{'':12}collective times: {trace.cost_model.source}")
     results = [r for r in trace.results if r.result is not None or r.exit_code == 0]
     if any(r.result is not None for r in results):
         lines += ["", "Results:"]
