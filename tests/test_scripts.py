@@ -335,3 +335,15 @@ def test_op_cost_makes_compute_take_virtual_time(tmp_path):
     costly_at = [e.t for e in costly.of_kind("collective")][0]
     assert costly_at - barrier_at >= 10 * 0.5  # ten multiplications (and a few more ops) at 0.5 s each
     assert free.outcome == costly.outcome == "ok"
+
+
+def test_monitored_barrier_passes_when_every_rank_comes(tmp_path):
+    trace = run_script(tmp_path, """
+        import datetime
+        import torch.distributed as dist
+        dist.init_process_group("gloo")
+        dist.monitored_barrier(timeout=datetime.timedelta(seconds=5), wait_all_ranks=True)
+        print("passed", dist.get_rank())
+    """, nproc=3)
+    assert trace.outcome == "ok", trace.diagnosis
+    assert [stdout(trace, r) for r in range(3)] == ["passed 0\n", "passed 1\n", "passed 2\n"]

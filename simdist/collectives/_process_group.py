@@ -313,6 +313,10 @@ class SimProcessGroup(dist.ProcessGroup):
     def barrier(self, opts=None):
         return self._submit("barrier", [])
 
+    def monitored_barrier(self, timeout=None, wait_all_ranks=False):
+        """gloo's monitored barrier: every rank meets here (a rank that never comes makes it time out)."""
+        self._submit("barrier", []).wait()
+
     # -- point to point --------------------------------------------------------------------------------
 
     def send(self, tensors, dst, tag=0):
